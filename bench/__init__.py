@@ -1,0 +1,3 @@
+"""rpg-bench: reproducible policy-gradient benchmarks in PyTorch."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,159 @@
+"""``python -m bench {run,list,check,perf}``.
+
+Bad input (unknown environment, agent or option, out-of-range value) prints one
+line naming the value and the valid choices and exits with status 2, before
+anything is built or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import NoReturn, Sequence
+
+from bench.config import ConfigError, RunConfig, field_help, resolve_steps, validate
+
+USAGE_ERROR = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(USAGE_ERROR)
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {text!r}")
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per ``RunConfig`` field, typed and documented from the dataclass."""
+    helps = field_help()
+    defaults = RunConfig()
+    for spec in dataclasses.fields(RunConfig):
+        default = getattr(defaults, spec.name)
+        flag = "--" + spec.name.replace("_", "-")
+        kind = _parse_bool if isinstance(default, bool) else type(default)
+        parser.add_argument(
+            flag, dest=spec.name, type=kind, default=default, metavar=spec.name.upper(),
+            help=f"{helps[spec.name]} (default: {default})",
+        )
+
+
+def _config_from(args: argparse.Namespace) -> RunConfig:
+    values = {spec.name: getattr(args, spec.name) for spec in dataclasses.fields(RunConfig)}
+    return RunConfig(**values)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from agents import AgentImportError
+    from bench.runio import write_metrics, write_run_info
+    from bench.train import TrainingDiverged, train
+
+    try:
+        config = resolve_steps(validate(_config_from(args)))
+    except (ConfigError, AgentImportError) as error:
+        _fail(str(error))
+    out = Path(args.out)
+    try:
+        result = train(config, progress=sys.stderr.isatty() and not args.quiet)
+    except TrainingDiverged as error:
+        print(f"error: run diverged: {error}", file=sys.stderr)
+        return 1
+    write_metrics(out, result.metrics)
+    write_run_info(out, {**result.info, "command": " ".join(["python -m bench", *sys.argv[1:]])})
+    if not args.quiet:
+        info = result.info
+        print(
+            f"{config.agent} on {config.env} seed {config.seed}: final score {info['final_score']:.2f} "
+            f"after {info['env_steps']} steps, {info['steps_per_second']:.0f} steps/s -> {out}"
+        )
+    return 0
+
+
+def command_list(args: argparse.Namespace) -> int:
+    import agents
+    from bench import envs
+
+    print("agents:")
+    for name in agents.available():
+        print(f"  {name:<16} {agents.describe(name)}")
+    print("environments:")
+    for name in envs.names():
+        spec = envs.spec_for(name)
+        observed = "partial" if spec.partially_observable else "full"
+        print(f"  {name:<26} {spec.description} [{spec.family}, {observed} obs, random {spec.random_score:.1f}, target {spec.target_score:.1f}]")
+    print("  (any other registered gymnasium id works too)")
+    return 0
+
+
+def command_check(args: argparse.Namespace) -> int:
+    import agents
+    from bench.doctor import format_table, run_doctor
+
+    names = args.agents or None
+    if names:
+        unknown = [name for name in names if name not in agents.available()]
+        if unknown:
+            _fail(f"unknown agent {unknown[0]!r}; valid choices: {', '.join(agents.available())}")
+    results = run_doctor(names)
+    print(format_table(results))
+    failed = [r for r in results if r.status == "FAIL"]
+    if args.out:
+        from bench.doctor import write_results
+
+        write_results(Path(args.out), results)
+    for result in failed:
+        print(f"FAILED: agent {result.agent} ({result.head}, baseline {result.baseline}): {result.check}: {result.detail}",
+              file=sys.stderr)
+    return 1 if failed else 0
+
+
+def command_perf(args: argparse.Namespace) -> int:
+    from bench.perf import main as perf_main
+
+    return perf_main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m bench", description="rpg-bench: policy-gradient benchmarks")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    run = commands.add_parser("run", help="train one (agent, environment, seed) run")
+    _add_config_flags(run)
+    run.add_argument("--out", required=True, help="directory for metrics.parquet and run.json")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
+    run.set_defaults(handler=command_run)
+
+    listing = commands.add_parser("list", help="list agents and environments")
+    listing.set_defaults(handler=command_list)
+
+    check = commands.add_parser("check", help="gradient doctor: verify every agent's gradients")
+    check.add_argument("agents", nargs="*", help="agents to check (default: all)")
+    check.add_argument("--out", help="also write the table as CSV here")
+    check.set_defaults(handler=command_check)
+
+    perf = commands.add_parser("perf", help="print speed figures (steps/s, ratios)")
+    perf.add_argument("--quick", action="store_true", help="smaller measurements (for CI)")
+    perf.add_argument("--agents", nargs="*", default=None, help="variants to measure (default: all)")
+    perf.add_argument("--solve-seeds", type=int, default=3, help="seeds for the time-to-solve figure")
+    perf.set_defaults(handler=command_perf)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)

@@ -1,0 +1,83 @@
+"""A policy = an agent torso + an action head (+ a value head for the critic baseline)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import torch
+from torch import nn
+from torch.distributions import Distribution
+
+import agents
+from bench.config import RunConfig
+from bench.heads import ValueHead, head_for
+
+
+@dataclass
+class PolicyOutput:
+    """What one actor pass over a sequence gives: ``dist`` over ``[T, B]`` and the final state."""
+
+    dist: Distribution
+    state: torch.Tensor
+
+
+class Critic(nn.Module):
+    """A learned state value on its own torso (same variant as the actor, separate weights).
+
+    Separate weights keep the critic's squared error, whose scale follows the
+    returns, from swamping the policy gradient in a shared torso.
+    """
+
+    def __init__(self, agent: agents.Agent) -> None:
+        super().__init__()
+        self.agent = agent
+        self.value_head = ValueHead(agent.feature_dim)
+
+    def forward(self, obs: torch.Tensor, is_init: torch.Tensor) -> torch.Tensor:
+        """obs: [T, B, obs_dim], is_init: [T, B] -> values [T, B], from episode-start state."""
+        state = self.agent.initial_state(obs.shape[1], obs.device)
+        features, _ = self.agent(obs, is_init, state)
+        return self.value_head(features)
+
+
+class Policy(nn.Module):
+    """Actor (agent torso + action head chosen from the action space) and optional critic."""
+
+    def __init__(self, agent: agents.Agent, action_head: nn.Module, critic: Critic | None) -> None:
+        super().__init__()
+        self.agent = agent
+        self.action_head = action_head
+        self.critic = critic
+
+    def initial_state(self, batch_size: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        return self.agent.initial_state(batch_size, device)
+
+    def forward(self, obs: torch.Tensor, is_init: torch.Tensor, state: torch.Tensor) -> PolicyOutput:
+        """Actor pass. obs: [T, B, obs_dim], is_init: [T, B], state: [B, ...]."""
+        features, state = self.agent(obs, is_init, state)
+        return PolicyOutput(self.action_head(features), state)
+
+    def sample(self, dist: Distribution, generator: torch.Generator) -> torch.Tensor:
+        return self.action_head.sample(dist, generator)
+
+    def mode(self, dist: Distribution) -> torch.Tensor:
+        return self.action_head.mode(dist)
+
+
+def observation_size(space: gym.Space) -> int:
+    """Flat observation size; rpg-bench agents read flat float vectors."""
+    if not isinstance(space, gym.spaces.Box):
+        raise TypeError(f"unsupported observation space {space}; rpg-bench agents read Box observations")
+    return int(torch.tensor(space.shape).prod().item()) if space.shape else 1
+
+
+def build_policy(config: RunConfig, observation_space: gym.Space, action_space: gym.Space) -> Policy:
+    """The policy for ``config`` on these (single-environment) spaces."""
+    obs_dim = observation_size(observation_space)
+    agent = agents.make_agent(config.agent, obs_dim, config.hidden_size)
+    action_head = head_for(action_space, agent.feature_dim, config.std_mode, config.init_std)
+    critic = None
+    if config.baseline == "critic":
+        critic = Critic(agents.make_agent(config.agent, obs_dim, config.hidden_size))
+    return Policy(agent, action_head, critic)

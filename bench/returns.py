@@ -1,0 +1,46 @@
+"""Discounted returns-to-go that never cross an episode boundary.
+
+Time-limit truncation (``truncated[t]``): the episode was cut, not ended, so the
+return continues past the cut in expectation. When a value estimate exists
+(``baseline="critic"``) the return is bootstrapped with ``V(s_{t+1})`` of the
+final observation; without one it is treated as terminal (bootstrap 0), which
+makes the estimator optimise the capped return that the benchmark scores.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def discounted_returns(
+    rewards: torch.Tensor,
+    terminated: torch.Tensor,
+    truncated: torch.Tensor,
+    next_values: torch.Tensor,
+    gamma: float,
+) -> torch.Tensor:
+    """Returns-to-go ``G_t = r_t + gamma * G_{t+1}``, reset at every episode end.
+
+    Args:
+        rewards: ``[T, B]``.
+        terminated: ``[T, B]`` bool, the episode ended at step t (no bootstrap).
+        truncated: ``[T, B]`` bool, the episode was cut at step t (bootstrap).
+        next_values: ``[T, B]``, value of the observation after step t; used where
+            ``truncated`` and at ``t = T-1`` for an episode still running at the
+            end of the rollout. Pass zeros to bootstrap with nothing.
+        gamma: discount in ``[0, 1]``.
+
+    Returns:
+        ``[T, B]`` returns-to-go.
+    """
+    steps = rewards.shape[0]
+    returns = torch.empty_like(rewards)
+    running = next_values[-1]
+    for t in range(steps - 1, -1, -1):
+        # At an episode end the future belongs to another episode: replace it by
+        # the bootstrap value (truncation) or nothing (termination wins).
+        running = torch.where(truncated[t], next_values[t], running)
+        running = torch.where(terminated[t], torch.zeros_like(running), running)
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns

@@ -1,0 +1,226 @@
+"""One training run: a pure function of its ``RunConfig`` (seed included).
+
+Reads top to bottom: seed the streams, build environments and policy, then
+repeat {collect B complete episodes, recompute and differentiate the loss,
+clip, step} until the step budget is spent, then evaluate the deterministic
+policy on fresh episodes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pandas as pd
+import torch
+
+from bench import envs as bench_envs
+from bench.config import RunConfig
+from bench.loss import LossTerms, RunningMeanBaseline, policy_gradient_loss
+from bench.policy import Policy, build_policy
+from bench.provenance import describe_machine, git_commit, versions
+from bench.rollout import Rollout, collect_episodes
+
+#: Episode cap for gymnasium ids registered without a time limit.
+FALLBACK_TIME_LIMIT = 1000
+#: Columns that measure time, not learning: excluded from determinism checks.
+TIMING_COLUMNS = ("wall_time",)
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss term or gradient became NaN or infinite; the message names update and term."""
+
+
+@dataclass
+class RunResult:
+    metrics: pd.DataFrame
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Streams:
+    """Independent seeds derived from the run seed, one per source of randomness."""
+
+    init: int
+    actions: int
+    env: int
+    eval_env: int
+
+    @classmethod
+    def from_seed(cls, seed: int) -> "Streams":
+        children = np.random.SeedSequence(seed).generate_state(4, dtype=np.uint32)
+        return cls(*(int(value) for value in children))
+
+
+def select_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' requested but torch.cuda.is_available() is False")
+    return torch.device(name)
+
+
+def configure_determinism(device: torch.device) -> None:
+    """Bit-for-bit on CPU with one thread; on CUDA, deterministic kernels where they exist."""
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    else:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+    """``num_envs`` copies of ``env_id``; natively vectorised where gymnasium has it."""
+    bench_envs.register_with_gymnasium()
+    spec = gym.spec(env_id)
+    if spec.max_episode_steps is None and spec.vector_entry_point is None:
+        # Every update waits for each episode to end: never wait forever.
+        wrapper = partial(gym.wrappers.TimeLimit, max_episode_steps=FALLBACK_TIME_LIMIT)
+        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", wrappers=[wrapper])
+    return gym.make_vec(env_id, num_envs=num_envs)
+
+
+def seeded_policy(config: RunConfig, envs: gym.vector.VectorEnv, init_seed: int, device: torch.device) -> Policy:
+    """Build the policy with weights drawn from ``init_seed`` (global RNG left untouched)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        policy = build_policy(config, envs.single_observation_space, envs.single_action_space)
+    return policy.to(device)
+
+
+def clip_gradients(policy: Policy, max_norm: float) -> torch.Tensor:
+    """Clip actor and critic separately; return the actor's norm before clipping.
+
+    Separately, because the critic's gradient scales with the returns and would
+    otherwise dictate how much of the policy gradient survives the clip.
+    """
+    actor = [p for name, p in policy.named_parameters() if not name.startswith("critic.")]
+    norm = torch.nn.utils.clip_grad_norm_(actor, max_norm)
+    if policy.critic is not None:
+        torch.nn.utils.clip_grad_norm_(policy.critic.parameters(), max_norm)
+    return norm
+
+
+def _episode_stats(rollout: Rollout, success_score: float) -> dict[str, float]:
+    returns = rollout.episode_returns.double().cpu().numpy()
+    return {
+        "episodes": float(len(returns)),
+        "return_mean": float(returns.mean()),
+        "return_std": float(returns.std()),
+        "return_min": float(returns.min()),
+        "return_max": float(returns.max()),
+        "length_mean": float(rollout.lengths.double().mean().item()),
+        "success_rate": float((returns >= success_score).mean()),
+    }
+
+
+def _check_finite(update: int, terms: LossTerms, grad_norm: torch.Tensor) -> None:
+    for name, value in (("policy_loss", terms.policy), ("value_loss", terms.value), ("entropy", terms.entropy),
+                        ("loss", terms.total), ("grad_norm", grad_norm)):
+        if not torch.isfinite(value).all():
+            raise TrainingDiverged(f"update {update}: {name} is {value.item()} (not finite)")
+
+
+def evaluate(policy: Policy, config: RunConfig, seed: int, device: torch.device) -> dict[str, float]:
+    """Mean return of the deterministic policy over ``eval_episodes`` fresh episodes."""
+    envs = make_vector_env(config.env, config.eval_episodes)
+    try:
+        rollout = collect_episodes(envs, policy, torch.Generator(device=device), device, seed=seed, deterministic=True)
+    finally:
+        envs.close()
+    return _episode_stats(rollout, bench_envs.spec_for(config.env).success_score)
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="step", unit_scale=True, dynamic_ncols=True, file=sys.stderr)
+
+
+def train(config: RunConfig, progress: bool = False) -> RunResult:
+    """Train one run. ``config`` must be validated and have ``steps > 0``."""
+    if config.steps <= 0:
+        raise ValueError("train() needs a resolved step budget (config.steps > 0)")
+    device = select_device(config.device)
+    configure_determinism(device)
+    streams = Streams.from_seed(config.seed)
+    spec = bench_envs.spec_for(config.env)
+
+    envs = make_vector_env(config.env, config.num_envs)
+    policy = seeded_policy(config, envs, streams.init, device)
+    optimiser = torch.optim.Adam(policy.parameters(), lr=config.lr, eps=1e-5)
+    action_stream = torch.Generator(device=device).manual_seed(streams.actions)
+    running_mean = RunningMeanBaseline(config.baseline_rate) if config.baseline == "running_mean" else None
+    max_norm = config.max_grad_norm if config.max_grad_norm > 0 else math.inf
+
+    rows: list[dict[str, Any]] = []
+    env_steps, episodes, update = 0, 0, 0
+    bar = _progress_bar(config.steps, progress)
+    start = time.perf_counter()
+    try:
+        while env_steps < config.steps:
+            rollout = collect_episodes(
+                envs, policy, action_stream, device, seed=streams.env if update == 0 else None
+            )
+            terms = policy_gradient_loss(policy, rollout, config, running_mean)
+            optimiser.zero_grad(set_to_none=True)
+            terms.total.backward()
+            grad_norm = clip_gradients(policy, max_norm)
+            _check_finite(update, terms, grad_norm)
+            optimiser.step()
+
+            new_steps = int(rollout.lengths.sum().item())
+            env_steps += new_steps
+            stats = _episode_stats(rollout, spec.success_score)
+            episodes += int(stats["episodes"])
+            rows.append({"phase": "train", "update": update, "env_steps": env_steps, "episodes_total": episodes,
+                         "wall_time": time.perf_counter() - start, **stats, **terms.as_floats(),
+                         "grad_norm": float(grad_norm)})
+            update += 1
+            if bar is not None:
+                bar.update(new_steps)
+                bar.set_postfix(ret=f"{stats['return_mean']:.1f}")
+    finally:
+        envs.close()
+        if bar is not None:
+            bar.close()
+    train_seconds = time.perf_counter() - start
+
+    final = evaluate(policy, config, streams.eval_env, device)
+    rows.append({"phase": "eval", "update": update - 1, "env_steps": env_steps, "episodes_total": episodes,
+                 "wall_time": time.perf_counter() - start, **final})
+    metrics = pd.DataFrame(rows)
+    info = {
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "status": "finished",
+        "versions": versions(),
+        "git_commit": git_commit(),
+        **describe_machine(device),
+        "parameters": sum(p.numel() for p in policy.parameters() if p.requires_grad),
+        "updates": update,
+        "env_steps": env_steps,
+        "train_seconds": train_seconds,
+        "wall_seconds": time.perf_counter() - start,
+        "steps_per_second": env_steps / train_seconds if train_seconds > 0 else math.nan,
+        "final_score": final["return_mean"],
+        "final_success_rate": final["success_rate"],
+        "normalised_score": spec.normalise(final["return_mean"]),
+    }
+    return RunResult(metrics, info)
+
+
+def resolved(config: RunConfig, **changes: Any) -> RunConfig:
+    return dataclasses.replace(config, **changes)
