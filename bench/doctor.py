@@ -176,6 +176,8 @@ def check_sequence(agent_name: str) -> list[CheckResult]:
     # Gradient from outputs after the reset back to observations before it.
     leak_obs = obs.clone().requires_grad_(True)
     features, _ = agent(leak_obs, is_init, start)
+    if not features.requires_grad:
+        return [*results, result("no_leak", "features carry no gradient from the observations")]
     features[reset_at:, :2].sum().backward()
     leaked = leak_obs.grad[:reset_at, :2].abs().max().item()
     problems = [] if leaked == 0 else [f"gradient {leaked:.2e} crosses the episode boundary"]

@@ -13,6 +13,10 @@ import agents
 from bench.config import RunConfig
 from bench.heads import ValueHead, head_for
 
+# Argument validation of torch.distributions costs more than a small policy's
+# forward pass on the acting hot path; heads only build valid parameters.
+Distribution.set_default_validate_args(False)
+
 
 @dataclass
 class PolicyOutput:

@@ -71,7 +71,7 @@ _GYM_REGISTRATIONS = {
     "DigitMatch-10": dict(entry_point=DigitMatchEnv, kwargs={"n": 10}),
     "DigitMatch-100": dict(entry_point=DigitMatchEnv, kwargs={"n": 100}),
     "GaussianTarget": dict(entry_point=GaussianTargetEnv),
-    "CueRecall": dict(entry_point=CueRecallEnv, kwargs={"n_cues": 4, "delay": 10}),
+    "CueRecall": dict(entry_point=CueRecallEnv, kwargs={"n_cues": 4, "delay": 6}),
 }
 
 # Random scores of the control tasks were measured with `python -m bench.envs.reference`
@@ -88,7 +88,7 @@ SPECS: dict[str, EnvSpec] = {
         EnvSpec("DigitMatch-10", "one step: name the digit (10 actions)", _digit_match_random(10), 0.0, 0.0, False, "bandit", 50_000),
         EnvSpec("DigitMatch-100", "one step: name the number (100 actions)", _digit_match_random(100), 0.0, 0.0, False, "bandit", 200_000),
         EnvSpec("GaussianTarget", "one step: output 3.0 (Gaussian policy)", -(400.0 / 12.0 + 9.0), 0.0, -0.01, False, "bandit", 20_000),
-        EnvSpec("CueRecall", "name a cue seen 10 steps ago (4 cues)", 0.25, 1.0, 1.0, True, "memory", 100_000),
+        EnvSpec("CueRecall", "name a cue seen 6 steps earlier (4 cues)", 0.25, 1.0, 1.0, True, "memory", 100_000),
     ]
 }
 

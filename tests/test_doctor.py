@@ -1,0 +1,113 @@
+"""The gradient doctor passes every registered agent and rejects broken ones."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import agents
+from agents.base import Agent
+from agents.mlp import MLPAgent
+from bench.doctor import run_doctor
+from tests.conftest import ROOT
+
+
+def test_every_registered_agent_passes():
+    failures = [r for r in run_doctor() if r.status == "FAIL"]
+    assert failures == []
+
+
+@pytest.fixture
+def broken_agent():
+    """Seed 004's bug: the features feeding the Gaussian mean go through .detach()."""
+
+    @agents.register("broken_detach")
+    class DetachedAgent(MLPAgent):
+        def forward(self, obs, is_init, state):
+            features, state = super().forward(obs, is_init, state)
+            return features.detach(), state
+
+    yield "broken_detach"
+    agents.unregister("broken_detach")
+
+
+def test_doctor_rejects_a_detached_agent_and_names_it(broken_agent):
+    results = run_doctor([broken_agent])
+    failed = {(r.check, r.head) for r in results if r.status == "FAIL"}
+    assert ("gradients", "gaussian-learned") in failed
+    detail = next(r.detail for r in results if r.status == "FAIL" and r.check == "gradients")
+    assert "agent.net.0.weight" in detail and "no gradient" in detail
+
+
+@pytest.fixture
+def leaky_agent():
+    """A GRU that forgets to reset its state at episode starts."""
+
+    @agents.register("leaky_gru")
+    class LeakyAgent(Agent):
+        has_memory = True
+
+        def __init__(self, obs_dim, hidden_size):
+            super().__init__(obs_dim, hidden_size)
+            self.cell = torch.nn.GRUCell(obs_dim, hidden_size)
+
+        def initial_state(self, batch_size, device="cpu"):
+            return torch.zeros(batch_size, self.hidden_size, device=device)
+
+        def forward(self, obs, is_init, state):
+            outputs = []
+            for t in range(obs.shape[0]):
+                state = self.cell(obs[t], state)
+                outputs.append(state)
+            return torch.stack(outputs), state
+
+    yield "leaky_gru"
+    agents.unregister("leaky_gru")
+
+
+def test_doctor_catches_state_leaking_across_episodes(leaky_agent):
+    results = {r.check: r for r in run_doctor([leaky_agent]) if r.head == "-"}
+    assert results["no_leak"].status == "FAIL"
+    assert results["reset_matters"].status == "FAIL"
+
+
+@pytest.fixture
+def non_scalar_loss_agent(monkeypatch):
+    """Seed 000's bug: a loss that is a vector, not a scalar."""
+    import bench.doctor as doctor
+    from bench.loss import LossTerms
+
+    original = doctor.policy_gradient_loss
+
+    def vector_loss(*args, **kwargs):
+        terms = original(*args, **kwargs)
+        return LossTerms(terms.total * torch.ones(3), terms.policy, terms.value, terms.entropy, terms.baseline)
+
+    monkeypatch.setattr(doctor, "policy_gradient_loss", vector_loss)
+
+
+def test_doctor_rejects_a_non_scalar_loss(non_scalar_loss_agent):
+    results = run_doctor(["mlp"])
+    assert any(r.check == "loss" and r.status == "FAIL" and "scalar" in r.detail for r in results)
+
+
+def test_check_command_exits_non_zero_naming_agent_and_check(tmp_path):
+    plugin = tmp_path / "sitecustomize.py"
+    plugin.write_text(
+        "import agents\n"
+        "from agents.mlp import MLPAgent\n"
+        "@agents.register('detached_mlp')\n"
+        "class D(MLPAgent):\n"
+        "    def forward(self, obs, is_init, state):\n"
+        "        f, s = super().forward(obs, is_init, state)\n"
+        "        return f.detach(), s\n"
+    )
+    env = {"PYTHONPATH": f"{tmp_path}:{ROOT}", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run([sys.executable, "-m", "bench", "check", "detached_mlp", "mlp"], cwd=ROOT,
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "FAILED: agent detached_mlp" in proc.stderr and "gradients" in proc.stderr
+    assert "FAILED: agent mlp " not in proc.stderr
