@@ -154,6 +154,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _option_names(parser: argparse.ArgumentParser, command: str) -> list[str]:
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub = subparsers.choices[command]
+    return sorted(o for action in sub._actions for o in action.option_strings if o.startswith("--"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _fail(f"unknown option {unknown[0]!r} for '{args.command}'; valid options: "
+              f"{', '.join(_option_names(parser, args.command))}")
     return args.handler(args)
