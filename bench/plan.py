@@ -1,0 +1,217 @@
+"""From the pipeline configuration to the list of runs to train.
+
+The Snakefile calls ``load_plan(config)`` once; everything here is plain Python
+and tested without Snakemake. A run is identified by its settings (environment,
+agent, options that differ from the defaults, seed), and its directory is built
+from them, so a run shared by two experiments is trained once, and growing the
+configuration never renames a finished run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from bench.config import ConfigError, RunConfig, validate
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.json"
+#: RunConfig fields a config may not set per experiment (they are the grid's axes).
+AXES = ("env", "agent", "seed", "steps")
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+VARIANT_DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the plan."""
+
+    env: str
+    agent: str
+    options: tuple[tuple[str, Any], ...]  # sorted (name, value), non-default only
+    seed: int
+
+    @property
+    def variant(self) -> str:
+        """Path-safe name of the options: ``default`` or ``baseline=none,entropy_coef=0.05``."""
+        if not self.options:
+            return VARIANT_DEFAULT
+        return ",".join(f"{name}={_format_value(value)}" for name, value in self.options)
+
+    @property
+    def label(self) -> str:
+        """How the report names this variant: ``gru`` or ``gru [baseline=none]``."""
+        return self.agent if not self.options else f"{self.agent} [{self.variant.replace(',', ', ')}]"
+
+    def directory(self, results: str) -> str:
+        return f"{results}/runs/{self.env}/{self.agent}/{self.variant}/seed{self.seed}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The resolved configuration: runs, the experiments they belong to, and settings."""
+
+    profile: str
+    results: str
+    seeds: tuple[int, ...]
+    budget_scale: float
+    bootstrap_replicates: int
+    bootstrap_seed: int
+    solve_fraction: float
+    experiments: dict[str, dict[str, Any]]
+    membership: dict[str, tuple[RunSpec, ...]]
+
+    @property
+    def runs(self) -> list[RunSpec]:
+        """Every distinct run, in a stable order."""
+        unique: dict[RunSpec, None] = {}
+        for runs in self.membership.values():
+            unique.update(dict.fromkeys(runs))
+        return list(unique)
+
+    @property
+    def agents(self) -> list[str]:
+        return sorted({run.agent for run in self.runs})
+
+    def steps_for(self, env: str) -> int:
+        from bench import envs
+
+        return max(1, int(round(envs.spec_for(env).default_steps * self.budget_scale)))
+
+    def find(self, env: str, agent: str, variant: str, seed: int) -> RunSpec:
+        for run in self.runs:
+            if (run.env, run.agent, run.variant, run.seed) == (env, agent, variant, int(seed)):
+                return run
+        raise KeyError(f"no run {env}/{agent}/{variant}/seed{seed} in profile {self.profile!r}")
+
+    def arguments(self, run: RunSpec) -> str:
+        """The ``python -m bench run`` options of a run (shell-quoted)."""
+        parts = ["--env", run.env, "--agent", run.agent, "--seed", str(run.seed), "--steps", str(self.steps_for(run.env))]
+        for name, value in run.options:
+            parts += ["--" + name.replace("_", "-"), _format_value(value)]
+        return shlex.join(parts)
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _fail(message: str) -> None:
+    raise ConfigError(f"config: {message}")
+
+
+def _schema_message(error: jsonschema.ValidationError, schema: dict) -> str:
+    where = ".".join(str(p) for p in error.absolute_path) or "top level"
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unexpected = sorted(set(error.instance) - set(allowed))
+        choices = ", ".join(allowed) if allowed else "(any name)"
+        return f"unknown key {unexpected[0]!r} in {where}; valid keys: {choices}"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    return f"{where}: {error.message}"
+
+
+def validate_schema(config: dict[str, Any]) -> None:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        _fail(_schema_message(errors[0], schema))
+
+
+def _option_grid(options: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    grid: list[dict[str, Any]] = [{}]
+    for name, values in options.items():
+        grid = [{**point, name: value} for point in grid for value in values]
+    return grid
+
+
+def _check_run_values(experiment: str, agent: str, env: str, options: dict[str, Any]) -> dict[str, Any]:
+    fields = {f.name: f for f in dataclasses.fields(RunConfig)}
+    valid_options = sorted(set(fields) - set(AXES))
+    for name in options:
+        if name not in valid_options:
+            _fail(f"unknown option {name!r} in experiments.{experiment}; valid options: {', '.join(valid_options)}")
+    typed = {name: _coerce(experiment, name, value) for name, value in options.items()}
+    try:
+        validate(RunConfig(env=env, agent=agent, **typed))
+    except ConfigError as error:
+        _fail(f"experiments.{experiment}: {error}")
+    return typed
+
+
+def _coerce(experiment: str, name: str, value: Any) -> Any:
+    """The value as the RunConfig field's type; an int is a valid float, a bool is never a number."""
+    default = getattr(RunConfig(), name)
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, type(default)) and not isinstance(value, bool)
+    if not ok:
+        _fail(f"option {name}={value!r} in experiments.{experiment} must be of type {type(default).__name__}")
+    return type(default)(value)
+
+
+def load_plan(config: dict[str, Any]) -> Plan:
+    """Validate the configuration and expand it into runs; ``ConfigError`` on the first problem."""
+    validate_schema(config)
+    profiles = config["profiles"]
+    if config["profile"] not in profiles:
+        _fail(f"unknown profile {config['profile']!r}; valid choices: {', '.join(profiles)}")
+    profile = profiles[config["profile"]]
+    experiments = config["experiments"]
+    selected = profile.get("experiments", list(experiments))
+    for name in selected:
+        if name not in experiments:
+            _fail(f"profile {config['profile']!r} names unknown experiment {name!r}; valid choices: {', '.join(experiments)}")
+    defaults = config.get("defaults", {})
+    seeds = tuple(range(profile["seeds"]))
+    membership: dict[str, tuple[RunSpec, ...]] = {}
+    for name in selected:
+        experiment = experiments[name]
+        if not SAFE_NAME.match(name):
+            _fail(f"experiment name {name!r} must match {SAFE_NAME.pattern} (no path separators)")
+        for label in ("agents", "envs"):
+            for item in experiment[label]:
+                if not SAFE_NAME.match(item):
+                    _fail(f"{label[:-1]} name {item!r} in experiments.{name} must match {SAFE_NAME.pattern} (no path separators)")
+        runs = []
+        for point in _option_grid(experiment.get("options", {})):
+            for env in experiment["envs"]:
+                for agent in experiment["agents"]:
+                    options = _check_run_values(name, agent, env, {**defaults, **point})
+                    non_default = tuple(sorted((k, v) for k, v in options.items() if v != getattr(RunConfig(), k)))
+                    runs.extend(RunSpec(env, agent, non_default, seed) for seed in seeds)
+        membership[name] = tuple(runs)
+    return Plan(
+        profile=config["profile"],
+        results=profile["results"],
+        seeds=seeds,
+        budget_scale=float(profile["budget_scale"]),
+        bootstrap_replicates=int(config["bootstrap_replicates"]),
+        bootstrap_seed=int(config["bootstrap_seed"]),
+        solve_fraction=float(config.get("solve_fraction", 0.9)),
+        experiments={name: experiments[name] for name in selected},
+        membership=membership,
+    )
+
+
+def plan_table(plan: Plan) -> list[dict[str, Any]]:
+    """One row per (experiment, run): what the analysis joins the run results to."""
+    rows = []
+    for experiment, runs in plan.membership.items():
+        for run in runs:
+            rows.append({"experiment": experiment, "env": run.env, "agent": run.agent, "variant": run.variant,
+                         "label": run.label, "seed": run.seed, "options": json.dumps(dict(run.options)),
+                         "run_dir": run.directory(plan.results)})
+    return rows

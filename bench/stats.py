@@ -1,0 +1,147 @@
+"""Aggregate statistics over seeds, after Agarwal et al. (2021), "Deep RL at the edge of the statistical precipice".
+
+Small pure functions over one array layout, as in rliable: ``scores`` is
+``[num_runs, num_tasks]``: runs are seeds (never episodes), tasks are
+environments. Confidence intervals come from a stratified bootstrap (seeds
+resampled with replacement within each task) driven by an explicit
+``numpy.random.Generator``: the same seed gives the same interval. rliable itself
+draws from the global NumPy RNG whatever ``random_state`` it is given; a test
+cross-checks these functions against it with the global RNG seeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+Statistic = Callable[[np.ndarray], float]
+
+
+def iqm(scores: np.ndarray) -> float:
+    """Interquartile mean of all entries: the mean of the middle 50 % (25 % trimmed each side)."""
+    return float(scipy_stats.trim_mean(np.asarray(scores, dtype=float).reshape(-1), proportiontocut=0.25))
+
+
+def _per_task_mean(scores: np.ndarray) -> np.ndarray:
+    scores = np.asarray(scores, dtype=float)
+    return scores.mean(axis=0) if scores.ndim == 2 else scores
+
+
+def median(scores: np.ndarray) -> float:
+    """Median over tasks of each task's mean score (rliable's definition); over runs for one task."""
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim == 1 or scores.shape[1] == 1:
+        return float(np.median(scores))
+    return float(np.median(_per_task_mean(scores)))
+
+
+def mean(scores: np.ndarray) -> float:
+    """Mean over tasks of each task's mean score (equal weight per task)."""
+    return float(np.mean(_per_task_mean(scores)))
+
+
+STATISTICS: dict[str, Statistic] = {"iqm": iqm, "median": median, "mean": mean}
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A point estimate with a 95 % bootstrap confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
+
+    def overlaps(self, other: "Interval") -> bool:
+        return self.low <= other.high and other.low <= self.high
+
+    def as_dict(self) -> dict[str, float]:
+        return {"estimate": self.estimate, "low": self.low, "high": self.high}
+
+
+def stratified_resample_indices(num_runs: int, num_tasks: int, replicates: int, rng: np.random.Generator) -> np.ndarray:
+    """``[replicates, num_runs, num_tasks]`` run indices, drawn independently per task."""
+    return rng.integers(0, num_runs, size=(replicates, num_runs, num_tasks))
+
+
+def bootstrap_interval(
+    scores: np.ndarray, statistic: Statistic, replicates: int, rng: np.random.Generator, confidence: float = 0.95
+) -> Interval:
+    """Percentile stratified-bootstrap CI of ``statistic`` over ``scores: [num_runs, num_tasks]``."""
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim == 1:
+        scores = scores[:, None]
+    num_runs, num_tasks = scores.shape
+    estimate = statistic(scores)
+    if num_runs < 2:
+        return Interval(estimate, estimate, estimate)
+    indices = stratified_resample_indices(num_runs, num_tasks, replicates, rng)
+    resampled = np.take_along_axis(scores[None].repeat(replicates, 0), indices, axis=1)
+    values = np.array([statistic(sample) for sample in resampled])
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return Interval(estimate, float(low), float(high))
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
+    """P(X > Y) averaged over tasks: the Mann-Whitney U statistic per task, ties count half.
+
+    Args:
+        x, y: ``[num_runs_x, num_tasks]`` and ``[num_runs_y, num_tasks]``.
+    """
+    x, y = np.atleast_2d(np.asarray(x, float).T).T, np.atleast_2d(np.asarray(y, float).T).T
+    per_task = []
+    for task in range(x.shape[1]):
+        greater = (x[:, task][:, None] > y[:, task][None, :]).mean()
+        ties = (x[:, task][:, None] == y[:, task][None, :]).mean()
+        per_task.append(greater + 0.5 * ties)
+    return float(np.mean(per_task))
+
+
+def probability_of_improvement_interval(
+    x: np.ndarray, y: np.ndarray, replicates: int, rng: np.random.Generator
+) -> Interval:
+    """P(X > Y) with a CI from resampling the runs of both, stratified by task."""
+    x, y = np.atleast_2d(np.asarray(x, float).T).T, np.atleast_2d(np.asarray(y, float).T).T
+    estimate = probability_of_improvement(x, y)
+    if min(x.shape[0], y.shape[0]) < 2:
+        return Interval(estimate, estimate, estimate)
+    ix = stratified_resample_indices(x.shape[0], x.shape[1], replicates, rng)
+    iy = stratified_resample_indices(y.shape[0], y.shape[1], replicates, rng)
+    values = np.array([
+        probability_of_improvement(np.take_along_axis(x, ix[r], 0), np.take_along_axis(y, iy[r], 0))
+        for r in range(replicates)
+    ])
+    low, high = np.percentile(values, [2.5, 97.5])
+    return Interval(estimate, float(low), float(high))
+
+
+def performance_profile(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Fraction of (run, task) scores strictly above each threshold: ``[len(thresholds)]``."""
+    flat = np.asarray(scores, float).reshape(-1)
+    return np.array([(flat > tau).mean() for tau in thresholds])
+
+
+def performance_profile_band(
+    scores: np.ndarray, thresholds: np.ndarray, replicates: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Profile with a pointwise 95 % stratified-bootstrap band: (estimate, low, high)."""
+    scores = np.asarray(scores, float)
+    if scores.ndim == 1:
+        scores = scores[:, None]
+    estimate = performance_profile(scores, thresholds)
+    if scores.shape[0] < 2:
+        return estimate, estimate, estimate
+    indices = stratified_resample_indices(*scores.shape, replicates, rng)
+    resampled = np.take_along_axis(scores[None].repeat(replicates, 0), indices, axis=1)
+    profiles = (resampled.reshape(replicates, -1)[:, :, None] > thresholds[None, None, :]).mean(1)
+    low, high = np.percentile(profiles, [2.5, 97.5], axis=0)
+    return estimate, low, high
+
+
+def first_crossing(steps: np.ndarray, values: np.ndarray, threshold: float) -> float:
+    """The first ``steps[i]`` with ``values[i] >= threshold``; NaN if never reached."""
+    hits = np.nonzero(np.asarray(values) >= threshold)[0]
+    return float(np.asarray(steps)[hits[0]]) if len(hits) else float("nan")
