@@ -1,0 +1,182 @@
+"""Render the self-contained HTML report (Jinja2, autoescaped, figures inlined).
+
+``python -m bench.report --config-json JSON --analysis DIR --tables DIR --figures DIR --out FILE``.
+Everything shown is computed in Python (``bench.analysis`` and the set-up tables
+here); the template only lays it out. Every string is escaped by Jinja2's
+autoescape, so a name from the configuration can never become markup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import jinja2
+import pandas as pd
+import torch
+
+import agents
+from bench import envs
+from bench.config import RunConfig, field_help
+from bench.plan import Plan, load_plan
+from bench.policy import build_policy
+from bench.provenance import REPO_ROOT, git_commit
+
+TEMPLATES = REPO_ROOT / "report" / "templates"
+PACKAGES = ("torch", "gymnasium", "numpy", "pandas", "scipy", "seaborn", "matplotlib", "snakemake", "rliable", "jinja2", "pyarrow")
+
+
+def describe_space(space: gym.Space) -> str:
+    if isinstance(space, gym.spaces.Discrete):
+        return f"Discrete({space.n})"
+    if isinstance(space, gym.spaces.Box):
+        return f"Box{tuple(space.shape)}"
+    return str(space)
+
+
+def environment_table(plan: Plan) -> list[dict[str, Any]]:
+    rows = []
+    for env_id in dict.fromkeys(run.env for run in plan.runs):
+        spec = envs.spec_for(env_id)
+        env = gym.make(env_id)
+        rows.append({
+            "env": env_id, "description": spec.description, "family": spec.family,
+            "observation": describe_space(env.observation_space), "action": describe_space(env.action_space),
+            "partial": "yes" if spec.partially_observable else "no",
+            "random": spec.random_score, "target": spec.target_score, "steps": plan.steps_for(env_id),
+            "max_steps": env.spec.max_episode_steps if env.spec else None,
+        })
+        env.close()
+    return rows
+
+
+def agent_table(plan: Plan) -> list[dict[str, Any]]:
+    """Parameter counts on CartPole-v1 (actor alone, and with the critic)."""
+    probe = gym.make("CartPole-v1")
+    rows = []
+    for name in plan.agents:
+        counts = {}
+        for baseline in ("none", "critic"):
+            with torch.random.fork_rng(devices=[]):
+                policy = build_policy(RunConfig(agent=name, baseline=baseline), probe.observation_space, probe.action_space)
+            counts[baseline] = sum(p.numel() for p in policy.parameters())
+        cls = agents.agent_class(name)
+        rows.append({"agent": name, "description": agents.describe(name), "memory": "yes" if cls.has_memory else "no",
+                     "actor_parameters": counts["none"], "with_critic": counts["critic"]})
+    return rows
+
+
+def hyperparameters(config: dict[str, Any]) -> list[dict[str, Any]]:
+    overrides = config.get("defaults", {})
+    helps = field_help()
+    rows = []
+    for spec in dataclasses.fields(RunConfig):
+        if spec.name in ("env", "agent", "seed", "steps"):
+            continue
+        rows.append({"name": spec.name, "value": overrides.get(spec.name, getattr(RunConfig(), spec.name)), "help": helps[spec.name]})
+    return rows
+
+
+def provenance(config: dict[str, Any], runs: pd.DataFrame) -> dict[str, Any]:
+    config_text = json.dumps(config, sort_keys=True)
+    packages = {}
+    for name in PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = "not installed"
+    finished = runs[runs["status"] == "finished"]
+    hardware = sorted({f"{r.device}: {r.cpu_model}" + (f" + {r.gpu_model}" if r.gpu_model else "") for r in finished.itertuples()})
+    return {
+        "git_commit": git_commit(),
+        "run_commits": sorted(set(finished["git_commit"].dropna())) if "git_commit" in finished else [],
+        "config_hash": hashlib.sha256(config_text.encode()).hexdigest()[:16],
+        "packages": packages,
+        "python": platform.python_version(),
+        "command": f"snakemake --cores N --config profile={config['profile']}",
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "hardware": hardware,
+        "platform": platform.platform(),
+    }
+
+
+def inline_figures(directory: Path) -> dict[str, str]:
+    """figure name (file stem) -> data URI, so the report needs no other file."""
+    figures = {}
+    for path in sorted(directory.glob("*.svg")):
+        encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+        figures[path.stem] = f"data:image/svg+xml;base64,{encoded}"
+    return figures
+
+
+def render(context: dict[str, Any], templates: Path = TEMPLATES) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates)), autoescape=True, undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True,
+    )
+    environment.filters["num"] = _number
+    template = environment.get_template("paper.html.j2")
+    return template.render(**context, style=(templates / "style.css").read_text())
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    from bench.analysis import fmt
+
+    if isinstance(value, (int, float)):
+        return fmt(float(value), digits)
+    return str(value)
+
+
+def build_context(config: dict[str, Any], analysis: dict[str, Any], runs: pd.DataFrame, figures: dict[str, str]) -> dict[str, Any]:
+    plan = load_plan(config)
+    return {
+        "title": "Which policy-gradient design choices matter? Memory, baselines and entropy in REINFORCE",
+        "plan": {"profile": plan.profile, "seeds": len(plan.seeds), "budget_scale": plan.budget_scale,
+                 "replicates": plan.bootstrap_replicates, "bootstrap_seed": plan.bootstrap_seed,
+                 "solve_fraction": plan.solve_fraction, "runs": len(plan.runs)},
+        "analysis": analysis,
+        "environments": environment_table(plan),
+        "agents": agent_table(plan),
+        "hyperparameters": hyperparameters(config),
+        "provenance": provenance(config, runs),
+        "figures": figures,
+    }
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".report.", suffix=".tmp")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(text)
+    os.replace(temp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.splitlines()[0])
+    parser.add_argument("--config-json", required=True)
+    parser.add_argument("--analysis", required=True)
+    parser.add_argument("--tables", required=True)
+    parser.add_argument("--figures", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    config = json.loads(args.config_json)
+    analysis = json.loads((Path(args.analysis) / "analysis.json").read_text())
+    runs = pd.read_parquet(Path(args.tables) / "runs.parquet")
+    context = build_context(config, analysis, runs, inline_figures(Path(args.figures)))
+    write_atomic(Path(args.out), render(context))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

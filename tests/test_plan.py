@@ -1,0 +1,88 @@
+"""The pipeline configuration: validation before any job, and how experiments expand into runs."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from bench.config import ConfigError
+from bench.plan import load_plan, plan_table
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def config() -> dict:
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def test_default_profile_is_the_full_paper_with_at_least_ten_seeds(config):
+    plan = load_plan(config)
+    assert plan.profile == "full" and len(plan.seeds) >= 10 and plan.results == "results"
+    assert set(plan.experiments) == {"memory", "baseline", "entropy", "gaussian", "bandits"}
+
+
+def test_quick_profile_covers_every_experiment_with_three_seeds(config):
+    config["profile"] = "quick"
+    plan = load_plan(config)
+    assert len(plan.seeds) == 3 and set(plan.experiments) == set(config["experiments"])
+    assert plan.results == "results/quick"
+    assert plan.steps_for("CartPole-v1") < 10_000
+
+
+def test_a_run_shared_by_two_experiments_is_planned_once(config):
+    plan = load_plan(config)
+    # mlp on CartPole-v1 with the default baseline (critic) is in 'memory' and in 'baseline'.
+    shared = [r for r in plan.runs if r.env == "CartPole-v1" and r.agent == "mlp" and r.variant == "default"]
+    assert len(shared) == len(plan.seeds)
+    total_memberships = sum(len(runs) for runs in plan.membership.values())
+    assert len(plan.runs) < total_memberships
+    table = plan_table(plan)
+    assert {row["experiment"] for row in table if row["run_dir"] == shared[0].directory(plan.results)} >= {"memory", "baseline"}
+
+
+def test_variant_names_keep_only_non_default_options(config):
+    plan = load_plan(config)
+    variants = {r.variant for r in plan.membership["baseline"]}
+    assert variants == {"baseline=none", "baseline=running_mean", "default"}
+    run = next(r for r in plan.runs if r.variant == "baseline=none")
+    assert "--baseline none" in plan.arguments(run) and f"--seed {run.seed}" in plan.arguments(run)
+
+
+def test_growing_the_config_keeps_every_existing_run(config):
+    before = {r.directory("results") for r in load_plan(config).runs}
+    grown = copy.deepcopy(config)
+    grown["experiments"]["memory"]["envs"].append("Acrobot-v1")
+    grown["profiles"]["full"]["seeds"] += 2
+    after = {r.directory("results") for r in load_plan(grown).runs}
+    assert before < after
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda c: c.update(profil="full"), "unknown key 'profil' in top level; valid keys: bootstrap_replicates"),
+    (lambda c: c["experiments"]["memory"].update(agnets=["mlp"]), "unknown key 'agnets' in experiments.memory; valid keys: agents, envs"),
+    (lambda c: c.update(profile="huge"), "unknown profile 'huge'; valid choices: full, quick"),
+    (lambda c: c["experiments"]["memory"]["agents"].append("transformer"), "unknown agent 'transformer'; valid choices: gru"),
+    (lambda c: c["experiments"]["memory"]["envs"].append("Pong-v9"), "unknown environment 'Pong-v9'; valid choices: CartPole-v1"),
+    (lambda c: c["experiments"]["entropy"]["options"].update(entropy_coef=[-0.1]), "entropy_coef must be >= 0, got -0.1"),
+    (lambda c: c["experiments"]["entropy"]["options"].update(gamma=[1.5]), "gamma must be in [0, 1], got 1.5"),
+    (lambda c: c["experiments"]["entropy"]["options"].update(lerning_rate=[0.1]), "unknown option 'lerning_rate' in experiments.entropy; valid options: baseline"),
+    (lambda c: c["experiments"]["entropy"]["options"].update(entropy_coef="0.1"), "experiments.entropy.options.entropy_coef: '0.1' is not of type 'array'"),
+    (lambda c: c["experiments"]["memory"].update(agents=[]), "experiments.memory.agents: [] should be non-empty"),
+    (lambda c: c["experiments"]["memory"].update(agents=["mlp", "mlp"]), "has non-unique elements"),
+    (lambda c: c["profiles"]["full"].update(seeds=0), "profiles.full.seeds: 0 is less than the minimum of 1"),
+    (lambda c: c["profiles"]["full"].update(seeds=2.5), "profiles.full.seeds: 2.5 is not of type 'integer'"),
+    (lambda c: c["profiles"]["full"].update(budget_scale=0), "profiles.full.budget_scale: 0 is less than or equal to the minimum of 0"),
+    (lambda c: c["profiles"]["full"].update(results="/tmp/elsewhere"), "profiles.full.results: '/tmp/elsewhere' does not match"),
+    (lambda c: c["experiments"].update({"../evil": {"agents": ["mlp"], "envs": ["CartPole-v1"]}}), "experiment name '../evil' must match"),
+    (lambda c: c["experiments"]["memory"]["agents"].append("../mlp"), "agent name '../mlp' in experiments.memory must match"),
+    (lambda c: c["experiments"]["baseline"]["options"].update(baseline=["none", 3]), "option baseline=3 in experiments.baseline must be of type str"),
+    (lambda c: c["experiments"]["entropy"]["options"].update(normalize_returns=[1]), "must be of type bool"),
+])
+def test_bad_config_is_one_clear_line(config, mutate, message):
+    mutate(config)
+    with pytest.raises(ConfigError) as error:
+        load_plan(config)
+    text = str(error.value)
+    assert message in text and "\n" not in text, text

@@ -1,0 +1,67 @@
+# Helpers for the rules: the run plan (validated config) and input/param functions.
+# All logic lives in bench/plan.py, which is tested without Snakemake.
+import json
+import os
+import sys
+
+sys.path.insert(0, workflow.basedir)
+
+from bench.config import ConfigError
+from bench.plan import load_plan
+
+try:
+    PLAN = load_plan(config)
+except ConfigError as error:
+    sys.exit(f"error: {error}")
+
+PYTHON = sys.executable
+CONDA_ENV = "../../environment.yml"
+
+
+def results(path):
+    """A path under this profile's results folder."""
+    return os.path.join(PLAN.results, path)
+
+
+REPORT = results("report/index.html")
+
+
+wildcard_constraints:
+    env=r"[A-Za-z0-9][A-Za-z0-9_.:-]*",
+    agent=r"[A-Za-z0-9][A-Za-z0-9_.:-]*",
+    variant=r"[A-Za-z0-9][A-Za-z0-9_.=,:-]*",
+    seed=r"\d+",
+
+
+def run_infos(wildcards):
+    """run.json of every planned run."""
+    return [os.path.join(run.directory(PLAN.results), "run.json") for run in PLAN.runs]
+
+
+def doctor_tables(wildcards):
+    return [results(f"doctor/{agent}.csv") for agent in PLAN.agents]
+
+
+def train_arguments(wildcards):
+    """The `python -m bench run` options of the run these wildcards name (shell-quoted)."""
+    run = PLAN.find(wildcards.env, wildcards.agent, wildcards.variant, wildcards.seed)
+    return PLAN.arguments(run)
+
+
+def config_json(wildcards):
+    return json.dumps(config, sort_keys=True)
+
+
+def output_folder(wildcards, output):
+    """The folder of the rule's first output."""
+    return os.path.dirname(output[0])
+
+
+def input_folder(wildcards, input):
+    """The folder of the rule's first input."""
+    return os.path.dirname(input[0])
+
+
+def report_tables_folder(wildcards, input):
+    """The folder of the aggregated tables the report reads."""
+    return os.path.dirname(input.runs)

@@ -1,0 +1,18 @@
+# The gradient doctor, once per agent variant in the plan.
+
+
+rule doctor:
+    output:
+        results("doctor/{agent}.csv"),
+    log:
+        results("logs/doctor/{agent}.log"),
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        python=PYTHON,
+    shell:
+        "OMP_NUM_THREADS=1 {params.python} -m bench check {wildcards.agent:q} --out {output:q} > {log:q} 2>&1"

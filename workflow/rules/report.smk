@@ -1,0 +1,24 @@
+# Render the self-contained HTML report.
+
+
+rule report:
+    input:
+        analysis=rules.analyse.output.analysis,
+        runs=rules.aggregate.output.runs,
+        figures=rules.figures.output,
+        template="report/templates/paper.html.j2",
+        style="report/templates/style.css",
+    output:
+        REPORT,
+    log:
+        results("logs/report.log"),
+    conda:
+        CONDA_ENV
+    params:
+        python=PYTHON,
+        config=config_json,
+        analysis=input_folder,
+        tables=report_tables_folder,
+    shell:
+        "{params.python} -m bench.report --config-json {params.config:q} --analysis {params.analysis:q}"
+        " --tables {params.tables:q} --figures {input.figures:q} --out {output:q} > {log:q} 2>&1"
