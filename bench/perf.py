@@ -1,0 +1,109 @@
+"""``python -m bench perf``: speed figures, printed side by side in one process.
+
+- environment steps per second of every variant on CartPole-v1 (one CPU thread,
+  the full training loop: acting, update, evaluation excluded), with the ratio to
+  ``mlp``;
+- wall-clock to solve CartPole-v1 with ``mlp`` per seed (time until the smoothed
+  training return reaches 475, and the final deterministic evaluation);
+- update time (loss + backward) of ``gru`` vs ``gru_cell`` on 500-step episodes;
+- Stable-Baselines3 A2C on CartPole-v1 with 8 environments and the same network
+  size as the reference, when ``stable_baselines3`` is installed (optional).
+
+Figures, not assertions: timings depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import agents
+from bench.config import RunConfig
+from bench.doctor import synthetic_rollout
+from bench.loss import policy_gradient_loss
+from bench.policy import build_policy
+from bench.train import train
+
+SOLVED = 475.0
+
+
+def steps_per_second(agent: str, steps: int, seed: int = 0) -> float:
+    result = train(RunConfig(env="CartPole-v1", agent=agent, steps=steps, seed=seed, eval_episodes=1))
+    return result.info["steps_per_second"]
+
+
+def time_to_solve(seed: int, budget: int) -> tuple[float, float, float]:
+    """(seconds until the training return, smoothed over 3 updates, reaches 475; final eval; total seconds)."""
+    result = train(RunConfig(env="CartPole-v1", agent="mlp", steps=budget, seed=seed))
+    curve = result.metrics[result.metrics["phase"] == "train"]
+    smoothed = curve["return_mean"].rolling(3, min_periods=1).mean().to_numpy()
+    hits = np.nonzero(smoothed >= SOLVED)[0]
+    solve_time = float(curve["wall_time"].iloc[hits[0]]) if len(hits) else float("nan")
+    return solve_time, result.info["final_score"], result.info["train_seconds"]
+
+
+def update_seconds(agent: str, episode_length: int = 500, batch: int = 16, repeats: int = 5) -> float:
+    """Median time of one loss + backward over ``batch`` episodes of ``episode_length`` steps."""
+    from gymnasium import spaces
+
+    config = RunConfig(agent=agent, baseline="critic")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        policy = build_policy(config, spaces.Box(-np.inf, np.inf, (4,), np.float32), spaces.Discrete(2))
+    generator = torch.Generator().manual_seed(0)
+    obs_policy = policy
+    rollout = synthetic_rollout(obs_policy, generator, lengths=[episode_length] * batch)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        policy.zero_grad()
+        policy_gradient_loss(policy, rollout, config, None).total.backward()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def sb3_reference(steps: int) -> float | None:
+    """Steps per second of SB3 A2C (8 envs, 64x64 tanh MLP) on CartPole-v1, or None if SB3 is absent."""
+    try:
+        from stable_baselines3 import A2C
+        from stable_baselines3.common.env_util import make_vec_env
+    except ImportError:
+        return None
+    env = make_vec_env("CartPole-v1", n_envs=8, seed=0)
+    model = A2C("MlpPolicy", env, seed=0, device="cpu", policy_kwargs={"net_arch": [64, 64]})
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    return steps / (time.perf_counter() - start)
+
+
+def main(args: argparse.Namespace) -> int:
+    torch.set_num_threads(1)
+    names = args.agents or agents.available()
+    steps = 20_000 if args.quick else 100_000
+    print(f"rpg-bench perf: CartPole-v1, one CPU thread, torch {torch.__version__}")
+    print(f"\n== environment steps per second ({steps} steps of training each)")
+    figures = {name: steps_per_second(name, steps) for name in names}
+    reference = figures.get("mlp")
+    sb3 = sb3_reference(steps // 2)
+    print(f"{'variant':<12} {'steps/s':>10} {'x mlp':>8} {'x SB3 A2C':>10}")
+    for name, value in figures.items():
+        ratio = f"{value / reference:8.2f}" if reference else "     n/a"
+        sb3_ratio = f"{value / sb3:10.2f}" if sb3 else "       n/a"
+        print(f"{name:<12} {value:>10,.0f} {ratio} {sb3_ratio}")
+    print(f"{'SB3 A2C':<12} {sb3:>10,.0f}" if sb3 else "SB3 A2C: stable_baselines3 not installed (optional reference)")
+
+    print("\n== update time on 16 episodes of 500 steps (loss + backward, median of 5)")
+    cell, layer = update_seconds("gru_cell"), update_seconds("gru")
+    print(f"gru_cell {cell * 1000:8.1f} ms   gru {layer * 1000:8.1f} ms   gru_cell / gru = {cell / layer:.2f}x")
+
+    print(f"\n== wall-clock to solve CartPole-v1 with mlp (training return >= {SOLVED:.0f}, smoothed over 3 updates)")
+    budget = 60_000 if args.quick else 200_000
+    for seed in range(args.solve_seeds):
+        solve, final, total = time_to_solve(seed, budget)
+        solved = f"{solve:6.2f} s" if solve == solve else "not reached"
+        print(f"seed {seed}: solved after {solved}; final evaluation {final:6.1f} after {total:5.2f} s of training")
+    return 0

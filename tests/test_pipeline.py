@@ -1,0 +1,118 @@
+"""The Snakemake pipeline: job counts, the quick profile end to end, adding a variant.
+
+The end-to-end tests (marker ``e2e``) train for real and take minutes; CI runs
+them after the unit tests (see run-tests.sh).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from bench.plan import load_plan
+from tests.conftest import ROOT
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+QUICK_REPORT = ROOT / "results" / "quick" / "report" / "index.html"
+
+
+def snakemake(*args: str, cwd: Path = ROOT, timeout: int = 1800) -> subprocess.CompletedProcess:
+    return subprocess.run([*SNAKEMAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """Rule -> job count from the job-stats table of a dry run."""
+    counts = {}
+    for line in output.splitlines():
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if match:
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+def config_for(profile: str) -> dict:
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["profile"] = profile
+    return config
+
+
+@pytest.mark.parametrize("profile", ["full", "quick"])
+def test_dry_run_job_counts(profile):
+    plan = load_plan(config_for(profile))
+    proc = snakemake("--dry-run", "--forceall", "--cores", "1", "--config", f"profile={profile}", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    counts = planned_jobs(proc.stdout)
+    assert counts["train"] == len(plan.runs)
+    assert counts["doctor"] == len(plan.agents)
+    assert counts["total"] == len(plan.runs) + len(plan.agents) + 5  # aggregate, analyse, figures, report, all
+    if profile == "full":
+        assert counts["train"] >= 10 * 50  # >= 10 seeds per cell
+
+
+def test_bad_config_stops_snakemake_before_any_job(tmp_path):
+    proc = snakemake("--dry-run", "--cores", "1", "--config", "profile=huge", timeout=300)
+    assert proc.returncode != 0
+    assert "unknown profile 'huge'; valid choices: full, quick" in proc.stderr + proc.stdout
+
+
+@pytest.fixture(scope="session")
+def quick_report() -> Path:
+    """Run the quick profile once (a no-op when it is already up to date)."""
+    proc = snakemake("--cores", "2", "--config", "profile=quick", timeout=3000)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    return QUICK_REPORT
+
+
+@pytest.mark.e2e
+def test_quick_profile_end_to_end(quick_report):
+    plan = load_plan(config_for("quick"))
+    runs = pd.read_parquet(ROOT / plan.results / "tables" / "runs.parquet")
+    assert len(runs) == len(plan.runs) and (runs["status"] == "finished").all()
+    analysis = json.loads((ROOT / plan.results / "analysis" / "analysis.json").read_text())
+    assert set(analysis["experiments"]) == set(plan.experiments)
+    assert analysis["missing"] == [] and analysis["abstract"]
+    html = quick_report.read_text()
+    for name in plan.agents + sorted({r.env for r in plan.runs}):
+        assert name in html
+    assert "http://" not in html and "https://" not in html  # self-contained
+
+
+@pytest.mark.e2e
+def test_adding_a_variant_runs_only_its_jobs(tmp_path):
+    copy = tmp_path / "repo"
+    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", "results", ".snakemake", ".git", "__pycache__"))
+    config = yaml.safe_load((copy / "config" / "config.yaml").read_text())
+    config["profiles"]["tiny"] = {"seeds": 1, "budget_scale": 0.01, "results": "results/tiny"}
+    config["experiments"] = {"memory": {"agents": ["mlp", "gru"], "envs": ["CartPole-v1"]}}
+    config["profile"] = "tiny"
+    (copy / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    first = snakemake("--cores", "2", cwd=copy, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+
+    # The documented path: one file in agents/ ...
+    source = (copy / "agents" / "lstm.py").read_text().replace('@register("lstm")', '@register("lstm_new")')
+    (copy / "agents" / "lstm_new.py").write_text(source.replace("class LSTMAgent", "class NewLSTMAgent"))
+    # ... and one line of config.
+    text = (copy / "config" / "config.yaml").read_text()
+    text = text.replace("    - gru\n", "    - gru\n    - lstm_new\n", 1)
+    (copy / "config" / "config.yaml").write_text(text)
+
+    dry = snakemake("--dry-run", "--cores", "2", cwd=copy, timeout=300)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    train_jobs = re.findall(r"rule train:.*?wildcards: ([^\n]+)", dry.stdout, flags=re.S)
+    assert train_jobs and all("agent=lstm_new" in job for job in train_jobs), train_jobs
+    counts = planned_jobs(dry.stdout)
+    assert counts["train"] == 1 and counts["doctor"] == 1
+
+    second = snakemake("--cores", "2", cwd=copy, timeout=900)
+    assert second.returncode == 0, second.stderr[-3000:]
+    html = (copy / "results" / "tiny" / "report" / "index.html").read_text()
+    assert "lstm_new" in html and "gru" in html and "mlp" in html
