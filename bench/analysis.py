@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     result = analyse(ctx, read_doctor(args.doctor))
     curve_summary(ctx).to_parquet(out / "curve_summary.parquet", index=False)
     profiles(ctx).to_parquet(out / "profiles.parquet", index=False)
-    (out / "analysis.json").write_text(json.dumps(result, indent=1, sort_keys=True, allow_nan=True) + "\n")
+    (out / "analysis.json").write_text(json.dumps(result, indent=1, allow_nan=True) + "\n")  # keep config order
     return 0
 
 

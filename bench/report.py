@@ -159,6 +159,7 @@ def write_atomic(path: Path, text: str) -> None:
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".report.", suffix=".tmp")
     with os.fdopen(handle, "w") as stream:
         stream.write(text)
+    os.chmod(temp, 0o644)  # mkstemp creates 0600; a report is meant to be read
     os.replace(temp, path)
 
 

@@ -26,6 +26,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(handle)
     try:
         write(temp_name)
+        os.chmod(temp_name, 0o644)  # mkstemp creates 0600
         os.replace(temp_name, path)
     finally:
         if os.path.exists(temp_name):

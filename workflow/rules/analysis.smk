@@ -13,11 +13,10 @@ rule aggregate:
     conda:
         CONDA_ENV
     params:
-        python=PYTHON,
         config=config_json,
         out=output_folder,
     shell:
-        "{params.python} -m bench.aggregate --config-json {params.config:q} --out {params.out:q} > {log:q} 2>&1"
+        "{PYTHON} -m bench.aggregate --config-json {params.config:q} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule analyse:
@@ -33,12 +32,11 @@ rule analyse:
     conda:
         CONDA_ENV
     params:
-        python=PYTHON,
         config=config_json,
         tables=input_folder,
         out=output_folder,
     shell:
-        "{params.python} -m bench.analysis --config-json {params.config:q} --tables {params.tables:q}"
+        "{PYTHON} -m bench.analysis --config-json {params.config:q} --tables {params.tables:q}"
         " --doctor {input.doctor:q} --out {params.out:q} > {log:q} 2>&1"
 
 
@@ -52,7 +50,6 @@ rule figures:
     conda:
         CONDA_ENV
     params:
-        python=PYTHON,
         analysis=input_folder,
     shell:
-        "{params.python} -m bench.figures --analysis {params.analysis:q} --out {output:q} > {log:q} 2>&1"
+        "{PYTHON} -m bench.figures --analysis {params.analysis:q} --out {output:q} > {log:q} 2>&1"

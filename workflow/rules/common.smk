@@ -1,11 +1,13 @@
 # Helpers for the rules: the run plan (validated config) and input/param functions.
 # All logic lives in bench/plan.py, which is tested without Snakemake.
+import inspect
 import json
 import os
 import sys
 
 sys.path.insert(0, workflow.basedir)
 
+import agents
 from bench.config import ConfigError
 from bench.plan import load_plan
 
@@ -40,6 +42,13 @@ def run_infos(wildcards):
 
 def doctor_tables(wildcards):
     return [results(f"doctor/{agent}.csv") for agent in PLAN.agents]
+
+
+def agent_source(wildcards):
+    """The file that defines the agent: its doctor check reruns when it changes."""
+    return os.path.relpath(
+        inspect.getsourcefile(agents.agent_class(wildcards.agent)), workflow.basedir
+    )
 
 
 def train_arguments(wildcards):

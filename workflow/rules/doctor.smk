@@ -2,6 +2,8 @@
 
 
 rule doctor:
+    input:
+        agent_source,
     output:
         results("doctor/{agent}.csv"),
     log:
@@ -13,6 +15,6 @@ rule doctor:
         mem_mb=1000,
         runtime=10,
     params:
-        python=PYTHON,
+        agent="{agent}",
     shell:
-        "OMP_NUM_THREADS=1 {params.python} -m bench check {wildcards.agent:q} --out {output:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS=1 {PYTHON} -m bench check {params.agent:q} --out {output:q} > {log:q} 2>&1"

@@ -15,10 +15,9 @@ rule report:
     conda:
         CONDA_ENV
     params:
-        python=PYTHON,
         config=config_json,
         analysis=input_folder,
         tables=report_tables_folder,
     shell:
-        "{params.python} -m bench.report --config-json {params.config:q} --analysis {params.analysis:q}"
+        "{PYTHON} -m bench.report --config-json {params.config:q} --analysis {params.analysis:q}"
         " --tables {params.tables:q} --figures {input.figures:q} --out {output:q} > {log:q} 2>&1"

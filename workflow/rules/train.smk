@@ -16,8 +16,7 @@ rule train:
         mem_mb=1000,
         runtime=120,
     params:
-        python=PYTHON,
         arguments=train_arguments,
         out=output_folder,
     shell:
-        "OMP_NUM_THREADS=1 {params.python} -m bench run {params.arguments} --quiet --out {params.out:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS=1 {PYTHON} -m bench run {params.arguments} --quiet --out {params.out:q} > {log:q} 2>&1"
