@@ -84,5 +84,7 @@ def segment_starts(is_init: torch.Tensor) -> list[int]:
     Args:
         is_init: ``[T, B]`` bool.
     """
+    if is_init.shape[0] == 1:  # step mode: no search (and no device sync) needed
+        return [0]
     times = torch.nonzero(is_init.any(dim=1)).flatten().tolist()
     return sorted({0, *times})

@@ -2,11 +2,16 @@
 
 ``python -m bench.aggregate --config-json JSON --out DIR`` writes:
 
-- ``runs.parquet``: one row per planned run: settings, status, final scores,
-  cost (wall-clock, steps per second, peak memory from Snakemake's benchmark file);
+- ``runs.parquet``: one row per planned run: settings, status, final scores;
 - ``curves.parquet``: the training curve of every finished run (one row per update);
 - ``membership.parquet``: which experiment each run belongs to (a run shared by
-  two experiments appears twice here and once in ``runs.parquet``).
+  two experiments appears twice here and once in ``runs.parquet``);
+- ``costs.parquet`` and ``curve_times.parquet``: what depends on the machine and
+  its load (wall-clock, steps per second, peak memory from Snakemake's benchmark
+  file, hardware, commit, SLURM job id; wall time per update).
+
+The first three are results: the same runs give byte-identical files (tested),
+wherever and however the runs were executed.
 
 A run without a ``run.json`` is listed with status ``missing`` (or ``failed``
 when its log says why), never silently dropped.
@@ -26,7 +31,8 @@ from bench import envs
 from bench.plan import Plan, RunSpec, load_plan, plan_table
 from bench.runio import METRICS_FILE, RUN_FILE
 
-CURVE_COLUMNS = ["update", "env_steps", "wall_time", "return_mean", "success_rate", "entropy", "episodes"]
+KEY = ["env", "agent", "variant", "seed"]
+CURVE_COLUMNS = ["update", "env_steps", "return_mean", "success_rate", "entropy", "episodes"]
 
 
 def benchmark_path(plan: Plan, run: RunSpec) -> Path:
@@ -59,47 +65,58 @@ def _failure_reason(path: Path) -> str:
     return (errors or lines or [""])[-1][:300]
 
 
-def run_row(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], pd.DataFrame | None]:
-    """The summary row of one run and its training curve (None if not finished)."""
+def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame | None]:
+    """One run's result row, cost row, and training curve (None unless finished)."""
     directory = Path(run.directory(plan.results))
     spec = envs.spec_for(run.env)
-    row: dict[str, Any] = {
-        "env": run.env, "agent": run.agent, "variant": run.variant, "label": run.label, "seed": run.seed,
-        "options": json.dumps(dict(run.options)), "run_dir": str(directory), "family": spec.family,
-        "partially_observable": spec.partially_observable,
+    key = {"env": run.env, "agent": run.agent, "variant": run.variant, "seed": run.seed}
+    result: dict[str, Any] = {
+        **key, "label": run.label, "options": json.dumps(dict(run.options)), "run_dir": str(directory),
+        "family": spec.family, "partially_observable": spec.partially_observable,
     }
-    row.update(_benchmark(benchmark_path(plan, run)))
-    if not (directory / RUN_FILE).exists() or not (directory / METRICS_FILE).exists():
+    cost: dict[str, Any] = {**key, **_benchmark(benchmark_path(plan, run))}
+    if not (directory / RUN_FILE).exists():
         reason = _failure_reason(log_path(plan, run))
-        row.update(status="failed" if reason else "missing", reason=reason)
-        return row, None
+        result.update(status="failed" if reason else "missing", reason=reason)
+        return result, cost, None
     info = json.loads((directory / RUN_FILE).read_text())
-    metrics = pd.read_parquet(directory / METRICS_FILE)
-    row.update(
-        status=info.get("status", "finished"), reason="",
-        final_score=info["final_score"], final_success_rate=info["final_success_rate"],
+    cost.update(device=info.get("device"), cpu_model=info.get("cpu_model"), gpu_model=info.get("gpu_model"),
+                git_commit=info.get("git_commit"), slurm_job_id=info.get("slurm_job_id"),
+                versions=json.dumps(info.get("versions", {}), sort_keys=True))
+    if info.get("status") != "finished":
+        result.update(status=info.get("status", "failed"), reason=info.get("error", ""))
+        return result, cost, None
+    result.update(
+        status="finished", reason="", final_score=info["final_score"], final_success_rate=info["final_success_rate"],
         normalised_score=info["normalised_score"], env_steps=info["env_steps"], updates=info["updates"],
-        train_seconds=info["train_seconds"], wall_seconds=info["wall_seconds"],
-        steps_per_second=info["steps_per_second"], parameters=info["parameters"], device=info["device"],
-        cpu_model=info.get("cpu_model"), gpu_model=info.get("gpu_model"), git_commit=info.get("git_commit"),
-        versions=json.dumps(info.get("versions", {}), sort_keys=True),
+        parameters=info["parameters"],
     )
-    curve = metrics[metrics["phase"] == "train"][CURVE_COLUMNS].copy()
-    for key in ("env", "agent", "variant", "seed"):
-        curve.insert(0, key, row[key])
-    return row, curve
+    cost.update(train_seconds=info["train_seconds"], wall_seconds=info["wall_seconds"],
+                steps_per_second=info["steps_per_second"])
+    metrics = pd.read_parquet(directory / METRICS_FILE)
+    curve = metrics[metrics["phase"] == "train"][[*CURVE_COLUMNS, "wall_time"]].copy()
+    for name, value in reversed(key.items()):
+        curve.insert(0, name, value)
+    return result, cost, curve
 
 
 def aggregate(plan: Plan) -> dict[str, pd.DataFrame]:
-    rows, curves = [], []
+    results, costs, curves = [], [], []
     for run in plan.runs:
-        row, curve = run_row(plan, run)
-        rows.append(row)
+        result, cost, curve = run_rows(plan, run)
+        results.append(result)
+        costs.append(cost)
         if curve is not None:
             curves.append(curve)
-    runs = pd.DataFrame(rows)
-    curve_table = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["env", "agent", "variant", "seed", *CURVE_COLUMNS])
-    return {"runs": runs, "curves": curve_table, "membership": pd.DataFrame(plan_table(plan))}
+    curve_table = (pd.concat(curves, ignore_index=True) if curves
+                   else pd.DataFrame(columns=[*KEY, *CURVE_COLUMNS, "wall_time"]))
+    return {
+        "runs": pd.DataFrame(results),
+        "curves": curve_table[[*KEY, *CURVE_COLUMNS]],
+        "membership": pd.DataFrame(plan_table(plan)),
+        "costs": pd.DataFrame(costs),
+        "curve_times": curve_table[[*KEY, "update", "wall_time"]],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

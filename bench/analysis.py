@@ -397,6 +397,15 @@ def analyse(ctx: Context, doctor: list[dict[str, str]]) -> dict[str, Any]:
     }
 
 
+def load_tables(tables: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """runs (joined with their costs), curves (joined with their wall times), membership."""
+    key = ["env", "agent", "variant", "seed"]
+    runs = pd.read_parquet(tables / "runs.parquet").merge(pd.read_parquet(tables / "costs.parquet"), on=key, how="left")
+    curves = pd.read_parquet(tables / "curves.parquet").merge(
+        pd.read_parquet(tables / "curve_times.parquet"), on=[*key, "update"], how="left")
+    return runs, curves, pd.read_parquet(tables / "membership.parquet")
+
+
 def read_doctor(paths: list[str]) -> list[dict[str, str]]:
     rows = []
     for path in paths:
@@ -412,9 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     plan = load_plan(json.loads(args.config_json))
-    tables = Path(args.tables)
-    ctx = Context(plan, pd.read_parquet(tables / "runs.parquet"), pd.read_parquet(tables / "curves.parquet"),
-                  pd.read_parquet(tables / "membership.parquet"), np.random.default_rng(plan.bootstrap_seed))
+    ctx = Context(plan, *load_tables(Path(args.tables)), np.random.default_rng(plan.bootstrap_seed))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = analyse(ctx, read_doctor(args.doctor))

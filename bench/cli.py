@@ -59,9 +59,11 @@ def _config_from(args: argparse.Namespace) -> RunConfig:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from agents import AgentImportError
     from bench.runio import write_metrics, write_run_info
-    from bench.train import TrainingDiverged, train
+    from bench.train import TrainingDiverged, run_identity, train
 
     try:
         config = resolve_steps(validate(_config_from(args)))
@@ -72,7 +74,14 @@ def command_run(args: argparse.Namespace) -> int:
         result = train(config, progress=sys.stderr.isatty() and not args.quiet)
     except TrainingDiverged as error:
         print(f"error: run diverged: {error}", file=sys.stderr)
-        return 1
+        if not args.record_failure:
+            return 1
+        # A divergence is a deterministic result of this config and seed: record it
+        # (partial metrics, status "failed") so the report lists it and it is not retried.
+        write_metrics(out, error.metrics if error.metrics is not None else pd.DataFrame())
+        write_run_info(out, {**run_identity(config), "status": "failed", "error": f"run diverged: {error}",
+                             "command": " ".join(["python -m bench", *sys.argv[1:]])})
+        return 0
     write_metrics(out, result.metrics)
     write_run_info(out, {**result.info, "command": " ".join(["python -m bench", *sys.argv[1:]])})
     if not args.quiet:
@@ -136,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_flags(run)
     run.add_argument("--out", required=True, help="directory for metrics.parquet and run.json")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
+    run.add_argument("--record-failure", action="store_true",
+                     help="on divergence, write run.json with status 'failed' (and partial metrics) and exit 0; "
+                          "the pipeline uses this so that the report lists the run")
     run.set_defaults(handler=command_run)
 
     listing = commands.add_parser("list", help="list agents and environments")

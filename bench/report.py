@@ -173,7 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = json.loads(args.config_json)
     analysis = json.loads((Path(args.analysis) / "analysis.json").read_text())
-    runs = pd.read_parquet(Path(args.tables) / "runs.parquet")
+    tables = Path(args.tables)
+    runs = pd.read_parquet(tables / "runs.parquet").merge(pd.read_parquet(tables / "costs.parquet"),
+                                                         on=["env", "agent", "variant", "seed"], how="left")
     context = build_context(config, analysis, runs, inline_figures(Path(args.figures)))
     write_atomic(Path(args.out), render(context))
     return 0

@@ -8,7 +8,6 @@ policy on fresh episodes.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import sys
@@ -36,7 +35,12 @@ TIMING_COLUMNS = ("wall_time",)
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss term or gradient became NaN or infinite; the message names update and term."""
+    """A loss term or gradient became NaN or infinite; the message names update and term.
+
+    ``metrics`` holds the rows of the updates that finished before it happened.
+    """
+
+    metrics: pd.DataFrame | None = None
 
 
 @dataclass
@@ -192,6 +196,9 @@ def train(config: RunConfig, progress: bool = False) -> RunResult:
             if bar is not None:
                 bar.update(new_steps)
                 bar.set_postfix(ret=f"{stats['return_mean']:.1f}")
+    except TrainingDiverged as error:
+        error.metrics = pd.DataFrame(rows)
+        raise
     finally:
         envs.close()
         if bar is not None:
@@ -203,12 +210,8 @@ def train(config: RunConfig, progress: bool = False) -> RunResult:
                  "wall_time": time.perf_counter() - start, **final})
     metrics = pd.DataFrame(rows)
     info = {
-        "config": config.to_dict(),
-        "seed": config.seed,
+        **run_identity(config, device),
         "status": "finished",
-        "versions": versions(),
-        "git_commit": git_commit(),
-        **describe_machine(device),
         "parameters": sum(p.numel() for p in policy.parameters() if p.requires_grad),
         "updates": update,
         "env_steps": env_steps,
@@ -222,5 +225,13 @@ def train(config: RunConfig, progress: bool = False) -> RunResult:
     return RunResult(metrics, info)
 
 
-def resolved(config: RunConfig, **changes: Any) -> RunConfig:
-    return dataclasses.replace(config, **changes)
+def run_identity(config: RunConfig, device: torch.device | None = None) -> dict[str, Any]:
+    """What every run.json records, finished or failed: config, versions, commit, machine."""
+    return {
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        **describe_machine(device or select_device(config.device)),
+    }

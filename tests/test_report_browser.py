@@ -72,7 +72,9 @@ def test_a_script_named_variant_shows_as_text(quick_report, tmp_path):  # noqa: 
     analysis["abstract"].append(f"{EVIL} replaces {old} here.")
     config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     config["profile"] = "quick"
-    runs = pd.read_parquet(ROOT / "results" / "quick" / "tables" / "runs.parquet")
+    tables = ROOT / "results" / "quick" / "tables"
+    runs = pd.read_parquet(tables / "runs.parquet").merge(pd.read_parquet(tables / "costs.parquet"),
+                                                         on=["env", "agent", "variant", "seed"])
     page_path = tmp_path / "evil.html"
     page_path.write_text(render(build_context(config, analysis, runs, inline_figures(ROOT / "results" / "quick" / "figures"))))
     page = open_page(page_path)

@@ -8,6 +8,8 @@ rule aggregate:
         runs=results("tables/runs.parquet"),
         curves=results("tables/curves.parquet"),
         membership=results("tables/membership.parquet"),
+        costs=results("tables/costs.parquet"),
+        curve_times=results("tables/curve_times.parquet"),
     log:
         results("logs/aggregate.log"),
     conda:
@@ -16,7 +18,7 @@ rule aggregate:
         config=config_json,
         out=output_folder,
     shell:
-        "{PYTHON} -m bench.aggregate --config-json {params.config:q} --out {params.out:q} > {log:q} 2>&1"
+        "python -m bench.aggregate --config-json {params.config:q} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule analyse:
@@ -36,7 +38,7 @@ rule analyse:
         tables=input_folder,
         out=output_folder,
     shell:
-        "{PYTHON} -m bench.analysis --config-json {params.config:q} --tables {params.tables:q}"
+        "python -m bench.analysis --config-json {params.config:q} --tables {params.tables:q}"
         " --doctor {input.doctor:q} --out {params.out:q} > {log:q} 2>&1"
 
 
@@ -52,4 +54,4 @@ rule figures:
     params:
         analysis=input_folder,
     shell:
-        "{PYTHON} -m bench.figures --analysis {params.analysis:q} --out {output:q} > {log:q} 2>&1"
+        "python -m bench.figures --analysis {params.analysis:q} --out {output:q} > {log:q} 2>&1"

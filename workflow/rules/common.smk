@@ -13,10 +13,20 @@ from bench.plan import load_plan
 
 try:
     PLAN = load_plan(config)
-except ConfigError as error:
+except (ConfigError, agents.AgentImportError) as error:
     sys.exit(f"error: {error}")
 
-PYTHON = sys.executable
+
+# Jobs call `python`: the interpreter running Snakemake (a virtualenv's, or the
+# conda environment's with --use-conda) comes first on the PATH, which is passed
+# on to cluster jobs.
+envvars:
+    "PATH",
+
+
+os.environ["PATH"] = (
+    os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+)
 CONDA_ENV = "../../environment.yml"
 
 

@@ -17,4 +17,4 @@ rule doctor:
     params:
         agent="{agent}",
     shell:
-        "OMP_NUM_THREADS=1 {PYTHON} -m bench check {params.agent:q} --out {output:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS=1 python -m bench check {params.agent:q} --out {output:q} > {log:q} 2>&1"

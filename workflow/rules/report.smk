@@ -5,6 +5,7 @@ rule report:
     input:
         analysis=rules.analyse.output.analysis,
         runs=rules.aggregate.output.runs,
+        costs=rules.aggregate.output.costs,
         figures=rules.figures.output,
         template="report/templates/paper.html.j2",
         style="report/templates/style.css",
@@ -19,5 +20,5 @@ rule report:
         analysis=input_folder,
         tables=report_tables_folder,
     shell:
-        "{PYTHON} -m bench.report --config-json {params.config:q} --analysis {params.analysis:q}"
+        "python -m bench.report --config-json {params.config:q} --analysis {params.analysis:q}"
         " --tables {params.tables:q} --figures {input.figures:q} --out {output:q} > {log:q} 2>&1"

@@ -19,4 +19,4 @@ rule train:
         arguments=train_arguments,
         out=output_folder,
     shell:
-        "OMP_NUM_THREADS=1 {PYTHON} -m bench run {params.arguments} --quiet --out {params.out:q} > {log:q} 2>&1"
+        "OMP_NUM_THREADS=1 python -m bench run {params.arguments} --quiet --record-failure --out {params.out:q} > {log:q} 2>&1"
