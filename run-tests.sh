@@ -9,8 +9,15 @@ echo "=== workflow lint"
 snakefmt --check Snakefile workflow/rules/
 snakemake --lint --config profile=quick
 
-echo "=== unit tests and learning checks"
+echo "=== unit tests, bad input, learning checks"
 python -m pytest -q -m "not e2e"
 
-echo "=== quick profile end to end, report in headless Chromium"
+echo "=== end to end: quick profile + report in headless Chromium, add a variant, faults, determinism"
 python -m pytest -q -m e2e
+
+echo "=== real SLURM cluster on loopback (snakemake-executor-plugin-slurm)"
+if [ "$(id -u)" = 0 ]; then
+    bash .ci/slurm-check.sh
+else
+    echo "SLURM check skipped: it starts slurmctld/slurmd/munge and needs root (CI runs it)"
+fi

@@ -18,3 +18,11 @@ torch.set_num_threads(1)
 @pytest.fixture
 def generator() -> torch.Generator:
     return torch.Generator().manual_seed(1234)
+
+
+def copy_repository(destination: Path) -> Path:
+    """A copy of the working tree without environments, results or git metadata."""
+    import shutil
+
+    shutil.copytree(ROOT, destination, ignore=shutil.ignore_patterns(".venv", "results", ".snakemake", ".git", "__pycache__"))
+    return destination

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 import yaml
 
 from bench.plan import load_plan
-from tests.conftest import ROOT
+from tests.conftest import ROOT, copy_repository
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 QUICK_REPORT = ROOT / "results" / "quick" / "report" / "index.html"
@@ -87,8 +86,7 @@ def test_quick_profile_end_to_end(quick_report):
 
 @pytest.mark.e2e
 def test_adding_a_variant_runs_only_its_jobs(tmp_path):
-    copy = tmp_path / "repo"
-    shutil.copytree(ROOT, copy, ignore=shutil.ignore_patterns(".venv", "results", ".snakemake", ".git", "__pycache__"))
+    copy = copy_repository(tmp_path / "repo")
     config = yaml.safe_load((copy / "config" / "config.yaml").read_text())
     config["profiles"]["tiny"] = {"seeds": 1, "budget_scale": 0.01, "results": "results/tiny"}
     config["experiments"] = {"memory": {"agents": ["mlp", "gru"], "envs": ["CartPole-v1"]}}

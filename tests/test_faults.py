@@ -1,0 +1,94 @@
+"""Faults: a SIGKILL in the middle of training, a diverging run, and end-to-end determinism.
+
+Each test works on its own copy of the repository with the one-minute ``smoke``
+profile (marker ``e2e``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import copy_repository
+
+pytestmark = pytest.mark.e2e
+PROFILE = "smoke"
+RESULT_TABLES = ("runs", "curves", "membership")
+
+
+def snakemake(copy: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", "--config", f"profile={PROFILE}", *args], cwd=copy,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def tables(copy: Path) -> dict[str, bytes]:
+    return {name: (copy / "results" / PROFILE / "tables" / f"{name}.parquet").read_bytes() for name in RESULT_TABLES}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict[str, bytes]:
+    """The smoke profile's result tables from one uninterrupted run."""
+    copy = copy_repository(tmp_path_factory.mktemp("reference") / "repo")
+    proc = snakemake(copy, "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return tables(copy)
+
+
+def test_same_profile_twice_gives_byte_identical_tables(reference, tmp_path):
+    copy = copy_repository(tmp_path / "repo")
+    proc = snakemake(copy, "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert tables(copy) == reference
+
+
+def test_sigkill_mid_training_then_resume_finishes_only_missing_runs(reference, tmp_path):
+    copy = copy_repository(tmp_path / "repo")
+    runs_dir = copy / "results" / PROFILE / "runs"
+    process = subprocess.Popen([sys.executable, "-m", "snakemake", "--config", f"profile={PROFILE}", "--cores", "1"],
+                               cwd=copy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(runs_dir.rglob("run.json"))) < 2:
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)  # the whole pipeline, training jobs included
+    process.wait(timeout=30)
+    finished = {p: p.stat().st_mtime_ns for p in runs_dir.rglob("run.json")}
+    total = 6  # bandits: 3 environments x 1 agent x 2 seeds
+    assert 2 <= len(finished) < total, "the kill must land in the middle of training"
+    # Nothing half-written sits under a final name: every run.json has complete metrics beside it.
+    for path in finished:
+        assert json.loads(path.read_text())["status"] == "finished"
+        pd.read_parquet(path.parent / "metrics.parquet")
+
+    proc = snakemake(copy, "--cores", "2", "--rerun-incomplete")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # The runs finished before the kill were not retrained; the rest were.
+    assert {p: p.stat().st_mtime_ns for p in finished} == finished
+    assert len(list(runs_dir.rglob("run.json"))) == total
+    assert tables(copy) == reference
+
+
+def test_a_diverging_run_is_reported_as_failed_and_the_others_finish(tmp_path):
+    copy = copy_repository(tmp_path / "repo")
+    config_path = copy / "config" / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["experiments"]["bandits"]["options"] = {"lr": [0.003, 1.0e12], "max_grad_norm": [0.0]}
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = snakemake(copy, "--cores", "2", "--keep-going")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = pd.read_parquet(copy / "results" / PROFILE / "tables" / "runs.parquet")
+    failed = runs[runs["status"] == "failed"]
+    assert len(failed) > 0 and (runs["status"] == "finished").sum() > 0
+    assert failed["reason"].str.contains(r"run diverged: update \d+: \w+ is", regex=True).all()
+    logs = (copy / "results" / PROFILE / "logs" / "train").rglob("*.log")
+    assert any("error: run diverged: update" in path.read_text() for path in logs)  # the partial log is kept
+    html = (copy / "results" / PROFILE / "report" / "index.html").read_text()
+    assert "Missing or failed runs" in html and "run diverged" in html
