@@ -68,6 +68,8 @@ def test_sigkill_mid_training_then_resume_finishes_only_missing_runs(reference, 
         assert json.loads(path.read_text())["status"] == "finished"
         pd.read_parquet(path.parent / "metrics.parquet")
 
+    # What a user does after a hard kill: release Snakemake's lock, run the same command again.
+    assert snakemake(copy, "--unlock").returncode == 0
     proc = snakemake(copy, "--cores", "2", "--rerun-incomplete")
     assert proc.returncode == 0, proc.stderr[-3000:]
     # The runs finished before the kill were not retrained; the rest were.
