@@ -16,6 +16,7 @@ from typing import Any
 BASELINES: tuple[str, ...] = ("none", "running_mean", "critic")
 STD_MODES: tuple[str, ...] = ("learned", "state", "fixed")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+BACKENDS: tuple[str, ...] = ("gym", "torch")
 
 
 class ConfigError(ValueError):
@@ -48,6 +49,7 @@ class RunConfig:
     init_std: float = _field(0.5, "initial Gaussian std, as a fraction of the half action range")
     eval_episodes: int = _field(32, "episodes of the final deterministic evaluation")
     device: str = _field("auto", "auto = CUDA when present, else CPU", choices=DEVICES)
+    backend: str = _field("gym", "environments: gymnasium's, or their torch-native twins (bench.envs.torch_native)", choices=BACKENDS)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -77,9 +79,14 @@ def validate(config: RunConfig) -> RunConfig:
         envs.is_known(config.env),
         f"unknown environment {config.env!r}; valid choices: {', '.join(envs.names())} or any registered gymnasium id",
     )
-    for name, choices in (("baseline", BASELINES), ("std_mode", STD_MODES), ("device", DEVICES)):
+    for name, choices in (("baseline", BASELINES), ("std_mode", STD_MODES), ("device", DEVICES), ("backend", BACKENDS)):
         value = getattr(config, name)
         _check(value in choices, f"unknown {name} {value!r}; valid choices: {', '.join(choices)}")
+    if config.backend == "torch":
+        from bench.envs.torch_native import TORCH_NATIVE_IDS
+
+        _check(config.env in TORCH_NATIVE_IDS,
+               f"backend 'torch' has no environment {config.env!r}; valid choices: {', '.join(TORCH_NATIVE_IDS)}")
     _check(config.seed >= 0, f"seed must be >= 0, got {config.seed}")
     _check(config.steps >= 0, f"steps must be >= 0 (0 = default budget), got {config.steps}")
     for name in ("num_envs", "hidden_size", "eval_episodes"):

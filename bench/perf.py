@@ -2,7 +2,7 @@
 
 - environment steps per second of every variant on CartPole-v1 (one CPU thread,
   the full training loop: acting, update, evaluation excluded), with the ratio to
-  ``mlp``;
+  ``mlp``, with gymnasium's environments and with their torch-native twins;
 - wall-clock to solve CartPole-v1 with ``mlp`` per seed (time until the smoothed
   training return reaches 475, and the final deterministic evaluation);
 - update time (loss + backward) of ``gru`` vs ``gru_cell`` on 500-step episodes;
@@ -31,8 +31,8 @@ from bench.train import train
 SOLVED = 475.0
 
 
-def steps_per_second(agent: str, steps: int, seed: int = 0) -> float:
-    result = train(RunConfig(env="CartPole-v1", agent=agent, steps=steps, seed=seed, eval_episodes=1))
+def steps_per_second(agent: str, steps: int, backend: str = "gym", seed: int = 0) -> float:
+    result = train(RunConfig(env="CartPole-v1", agent=agent, steps=steps, seed=seed, eval_episodes=1, backend=backend))
     return result.info["steps_per_second"]
 
 
@@ -87,13 +87,14 @@ def main(args: argparse.Namespace) -> int:
     print(f"rpg-bench perf: CartPole-v1, one CPU thread, torch {torch.__version__}")
     print(f"\n== environment steps per second ({steps} steps of training each)")
     figures = {name: steps_per_second(name, steps) for name in names}
+    torch_figures = {name: steps_per_second(name, steps, backend="torch") for name in names}
     reference = figures.get("mlp")
     sb3 = sb3_reference(steps // 2)
-    print(f"{'variant':<12} {'steps/s':>10} {'x mlp':>8} {'x SB3 A2C':>10}")
+    print(f"{'variant':<12} {'gym steps/s':>12} {'x mlp':>7} {'x SB3 A2C':>10} {'torch steps/s':>14} {'torch/gym':>10}")
     for name, value in figures.items():
-        ratio = f"{value / reference:8.2f}" if reference else "     n/a"
+        ratio = f"{value / reference:7.2f}" if reference else "    n/a"
         sb3_ratio = f"{value / sb3:10.2f}" if sb3 else "       n/a"
-        print(f"{name:<12} {value:>10,.0f} {ratio} {sb3_ratio}")
+        print(f"{name:<12} {value:>12,.0f} {ratio} {sb3_ratio} {torch_figures[name]:>14,.0f} {torch_figures[name] / value:>10.2f}")
     print(f"{'SB3 A2C':<12} {sb3:>10,.0f}" if sb3 else "SB3 A2C: stable_baselines3 not installed (optional reference)")
 
     print("\n== update time on 16 episodes of 500 steps (loss + backward, median of 5)")

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import gymnasium as gym
-import numpy as np
 import torch
 
 from bench.policy import Policy
+from bench.vector import EnvBatch
 
 
 @dataclass
@@ -51,12 +50,8 @@ class Rollout:
         return (self.rewards * self.valid).sum(0)
 
 
-def _as_tensor(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(array, dtype=np.float32), device=device)
-
-
 def collect_episodes(
-    envs: gym.vector.VectorEnv,
+    envs: EnvBatch,
     policy: Policy,
     generator: torch.Generator,
     device: torch.device,
@@ -66,41 +61,33 @@ def collect_episodes(
     """Run one episode in each environment with ``policy``.
 
     Args:
-        envs: B environments with next-step autoreset.
+        envs: B environments (``bench.vector``) with next-step autoreset.
         generator: the stream actions are sampled from (unused if deterministic).
         seed: passed to ``envs.reset`` (only on the first reset of a run).
         deterministic: take the distribution's mode instead of sampling.
     """
     batch = envs.num_envs
-    obs_np, _ = envs.reset(seed=seed)
-    obs = _as_tensor(obs_np, device).reshape(batch, -1)
+    obs = envs.reset(seed=seed)
     state = policy.initial_state(batch, device)
     # All environments start an episode at t = 0 and none restarts before the
     # batch ends (later restarts are masked), so is_init is true at t = 0 only.
     is_init = torch.ones(1, batch, dtype=torch.bool, device=device)
-    running = np.ones(batch, dtype=bool)
-    discrete = isinstance(envs.single_action_space, gym.spaces.Discrete)
-
+    running = torch.ones(batch, dtype=torch.bool, device=device)
     obs_seq, actions, rewards, terminated, truncated, valid = [obs], [], [], [], [], []
-    with torch.inference_mode():
-        while running.any():
+    with torch.no_grad():  # not inference_mode: environment state tensors outlive the loop
+        while bool(running.any()):
             out = policy(obs[None], is_init, state)
-            action = policy.mode(out.dist) if deterministic else policy.sample(out.dist, generator)
-            action = action[0]
+            action = (policy.mode(out.dist) if deterministic else policy.sample(out.dist, generator))[0]
             state = out.state
             is_init = torch.zeros_like(is_init)
-            action_np = action.cpu().numpy()
-            if not discrete:
-                action_np = np.clip(action_np, envs.single_action_space.low, envs.single_action_space.high)
-            obs_np, reward, term, trunc, _ = envs.step(action_np)
-            obs = _as_tensor(obs_np, device).reshape(batch, -1)
+            obs, reward, term, trunc = envs.step(action)
             obs_seq.append(obs)
             actions.append(action)
             rewards.append(reward)
             terminated.append(term)
             truncated.append(trunc)
-            valid.append(running.copy())
-            running &= ~(term | trunc)
+            valid.append(running)
+            running = running & ~(term | trunc)
 
     steps = len(actions)
     init = torch.zeros(steps + 1, batch, dtype=torch.bool, device=device)
@@ -109,8 +96,8 @@ def collect_episodes(
         obs=torch.stack(obs_seq),
         is_init=init,
         actions=torch.stack(actions),
-        rewards=_as_tensor(np.stack(rewards), device),
-        terminated=torch.as_tensor(np.stack(terminated), device=device),
-        truncated=torch.as_tensor(np.stack(truncated), device=device),
-        valid=torch.as_tensor(np.stack(valid), device=device),
+        rewards=torch.stack(rewards).to(torch.float32),
+        terminated=torch.stack(terminated),
+        truncated=torch.stack(truncated),
+        valid=torch.stack(valid),
     )

@@ -13,10 +13,8 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import pandas as pd
 import torch
@@ -27,9 +25,8 @@ from bench.loss import LossTerms, RunningMeanBaseline, policy_gradient_loss
 from bench.policy import Policy, build_policy
 from bench.provenance import describe_machine, git_commit, versions
 from bench.rollout import Rollout, collect_episodes
+from bench.vector import EnvBatch, make_env_batch
 
-#: Episode cap for gymnasium ids registered without a time limit.
-FALLBACK_TIME_LIMIT = 1000
 #: Columns that measure time, not learning: excluded from determinism checks.
 TIMING_COLUMNS = ("wall_time",)
 
@@ -83,18 +80,7 @@ def configure_determinism(device: torch.device) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def make_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
-    """``num_envs`` copies of ``env_id``; natively vectorised where gymnasium has it."""
-    bench_envs.register_with_gymnasium()
-    spec = gym.spec(env_id)
-    if spec.max_episode_steps is None and spec.vector_entry_point is None:
-        # Every update waits for each episode to end: never wait forever.
-        wrapper = partial(gym.wrappers.TimeLimit, max_episode_steps=FALLBACK_TIME_LIMIT)
-        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", wrappers=[wrapper])
-    return gym.make_vec(env_id, num_envs=num_envs)
-
-
-def seeded_policy(config: RunConfig, envs: gym.vector.VectorEnv, init_seed: int, device: torch.device) -> Policy:
+def seeded_policy(config: RunConfig, envs: EnvBatch, init_seed: int, device: torch.device) -> Policy:
     """Build the policy with weights drawn from ``init_seed`` (global RNG left untouched)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
@@ -137,7 +123,7 @@ def _check_finite(update: int, terms: LossTerms, grad_norm: torch.Tensor) -> Non
 
 def evaluate(policy: Policy, config: RunConfig, seed: int, device: torch.device) -> dict[str, float]:
     """Mean return of the deterministic policy over ``eval_episodes`` fresh episodes."""
-    envs = make_vector_env(config.env, config.eval_episodes)
+    envs = make_env_batch(config.env, config.eval_episodes, device, config.backend)
     try:
         rollout = collect_episodes(envs, policy, torch.Generator(device=device), device, seed=seed, deterministic=True)
     finally:
@@ -162,7 +148,7 @@ def train(config: RunConfig, progress: bool = False) -> RunResult:
     streams = Streams.from_seed(config.seed)
     spec = bench_envs.spec_for(config.env)
 
-    envs = make_vector_env(config.env, config.num_envs)
+    envs = make_env_batch(config.env, config.num_envs, device, config.backend)
     policy = seeded_policy(config, envs, streams.init, device)
     optimiser = torch.optim.Adam(policy.parameters(), lr=config.lr, eps=1e-5)
     action_stream = torch.Generator(device=device).manual_seed(streams.actions)

@@ -47,7 +47,7 @@ def test_list_names_every_agent_and_environment():
     (["--entropy-coef", "-0.01"], "entropy_coef must be >= 0, got -0.01"),
     (["--num-envs", "0"], "num_envs must be >= 1"),
     (["--std-mode", "wide"], "unknown std_mode 'wide'; valid choices: learned, state, fixed"),
-    (["--bogus", "1"], "unknown option '--bogus' for 'run'; valid options: --agent, --baseline"),
+    (["--bogus", "1"], "unknown option '--bogus' for 'run'; valid options: --agent, --backend"),
     (["--seed", "1.5"], "invalid int value: '1.5'"),
 ])
 def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, args, expected):

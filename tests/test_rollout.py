@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from bench.config import RunConfig
 from bench.rollout import collect_episodes
-from bench.train import make_vector_env, seeded_policy
+from bench.train import seeded_policy
+from bench.vector import make_env_batch
 
 
-def _rollout(env_id="CartPole-v1", agent="mlp", num_envs=5, seed=7):
-    envs = make_vector_env(env_id, num_envs)
+def _rollout(env_id="CartPole-v1", agent="mlp", num_envs=5, seed=7, backend="gym"):
+    envs = make_env_batch(env_id, num_envs, torch.device("cpu"), backend)
     policy = seeded_policy(RunConfig(env=env_id, agent=agent), envs, 0, torch.device("cpu"))
     rollout = collect_episodes(envs, policy, torch.Generator().manual_seed(0), torch.device("cpu"), seed=seed)
     return envs, rollout
 
 
-def test_each_column_is_exactly_one_episode():
-    _, rollout = _rollout()
+@pytest.mark.parametrize("backend", ["gym", "torch"])
+def test_each_column_is_exactly_one_episode(backend):
+    _, rollout = _rollout(backend=backend)
     ended = (rollout.terminated | rollout.truncated) & rollout.valid
     assert (ended.sum(0) == 1).all()  # one end per column, inside the valid region
     lengths = rollout.lengths
@@ -49,7 +52,8 @@ def test_same_seed_same_rollout_and_other_seed_differs():
     assert first.obs.shape != other.obs.shape or not torch.equal(first.obs, other.obs)
 
 
-def test_time_limit_shows_as_truncation():
-    _, rollout = _rollout(env_id="Pendulum-v1", num_envs=2)
+@pytest.mark.parametrize("backend", ["gym", "torch"])
+def test_time_limit_shows_as_truncation(backend):
+    _, rollout = _rollout(env_id="Pendulum-v1", num_envs=2, backend=backend)
     assert rollout.lengths.tolist() == [200, 200]
     assert rollout.truncated[199].all() and not rollout.terminated.any()
