@@ -8,7 +8,9 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock
+# (grep drops pip's notes about this machine's optional local package indexes)
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.lock 2>&1 \
+    | { grep -v "^WARNING: Location 'file://" || true; }
 if [ "${WITH_BROWSER:-0}" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
     $SUDO apt-get update -q

@@ -44,9 +44,9 @@ def log_path(plan: Plan, run: RunSpec) -> Path:
 
 
 def _benchmark(path: Path) -> dict[str, float]:
-    """Snakemake's benchmark file: wall seconds ``s`` and peak resident memory ``max_rss`` (MB)."""
+    """Snakemake's benchmark file: wall seconds ``s``, peak resident memory ``max_rss`` (MB), ``cpu_time`` (s)."""
     if not path.exists():
-        return {"bench_seconds": math.nan, "max_rss_mb": math.nan}
+        return {"bench_seconds": math.nan, "max_rss_mb": math.nan, "cpu_seconds": math.nan}
     table = pd.read_csv(path, sep="\t")
     row = table.iloc[-1]
 
@@ -54,7 +54,7 @@ def _benchmark(path: Path) -> dict[str, float]:
         value = pd.to_numeric(row.get(column, math.nan), errors="coerce")
         return float(value) if pd.notna(value) else math.nan
 
-    return {"bench_seconds": number("s"), "max_rss_mb": number("max_rss")}
+    return {"bench_seconds": number("s"), "max_rss_mb": number("max_rss"), "cpu_seconds": number("cpu_time")}
 
 
 def _failure_reason(path: Path) -> str:

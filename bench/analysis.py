@@ -261,7 +261,8 @@ def compute_costs(ctx: Context) -> list[dict[str, Any]]:
             "agent": agent, "runs": int(len(group)), "parameters": int(group["parameters"].median()),
             "steps_per_second": float(group["steps_per_second"].median()),
             "wall_seconds": float(group["wall_seconds"].median()),
-            "total_cpu_hours": float(group["wall_seconds"].sum() / 3600),
+            # Snakemake's measured CPU time of the whole job (interpreter start included).
+            "total_cpu_hours": float(group["cpu_seconds"].sum() / 3600),
             "max_rss_mb": float(group["max_rss_mb"].max()) if group["max_rss_mb"].notna().any() else math.nan,
         })
     for row in out:

@@ -67,7 +67,7 @@ def test_growing_the_config_keeps_every_existing_run(config):
     (lambda c: c["experiments"]["memory"]["envs"].append("Pong-v9"), "unknown environment 'Pong-v9'; valid choices: CartPole-v1"),
     (lambda c: c["experiments"]["entropy"]["options"].update(entropy_coef=[-0.1]), "entropy_coef must be >= 0, got -0.1"),
     (lambda c: c["experiments"]["entropy"]["options"].update(gamma=[1.5]), "gamma must be in [0, 1], got 1.5"),
-    (lambda c: c["experiments"]["entropy"]["options"].update(lerning_rate=[0.1]), "unknown option 'lerning_rate' in experiments.entropy; valid options: baseline"),
+    (lambda c: c["experiments"]["entropy"]["options"].update(lerning_rate=[0.1]), "unknown option 'lerning_rate' in experiments.entropy; valid options: backend, baseline"),
     (lambda c: c["experiments"]["entropy"]["options"].update(entropy_coef="0.1"), "experiments.entropy.options.entropy_coef: '0.1' is not of type 'array'"),
     (lambda c: c["experiments"]["memory"].update(agents=[]), "experiments.memory.agents: [] should be non-empty"),
     (lambda c: c["experiments"]["memory"].update(agents=["mlp", "mlp"]), "has non-unique elements"),
