@@ -28,6 +28,7 @@ def test_run_writes_metrics_and_run_info(tmp_path):
     for key in ("versions", "git_commit", "device", "cpu_model", "wall_seconds", "steps_per_second", "final_score"):
         assert key in info
     assert sorted(p.name for p in out.iterdir()) == ["metrics.parquet", "run.json"]  # no temp files left
+    assert info["torch_threads"] == 1  # parallel CPU jobs never oversubscribe the cores
 
 
 def test_list_names_every_agent_and_environment():
