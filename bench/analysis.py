@@ -157,7 +157,10 @@ def improvements(ctx: Context, experiment: str) -> list[dict[str, Any]]:
         if len(x_scores) == 0 or len(y_scores) == 0:
             continue
         interval = stats.probability_of_improvement_interval(x_scores, y_scores, min(ctx.plan.bootstrap_replicates, 1000), ctx.rng)
-        verdict = "better" if interval.low > 0.5 else "worse" if interval.high < 0.5 else "no clear difference"
+        if min(len(x_scores), len(y_scores)) < 2:
+            verdict = "too few seeds to tell"  # one seed: no interval, no claim
+        else:
+            verdict = "better" if interval.low > 0.5 else "worse" if interval.high < 0.5 else "no clear difference"
         out.append({"x": x, "y": y, **interval.as_dict(), "text": interval_text(interval), "verdict": verdict})
     return out
 
@@ -261,8 +264,10 @@ def compute_costs(ctx: Context) -> list[dict[str, Any]]:
             "agent": agent, "runs": int(len(group)), "parameters": int(group["parameters"].median()),
             "steps_per_second": float(group["steps_per_second"].median()),
             "wall_seconds": float(group["wall_seconds"].median()),
-            # Snakemake's measured CPU time of the whole job (interpreter start included).
-            "total_cpu_hours": float(group["cpu_seconds"].sum() / 3600),
+            # Wall-clock of the whole job (interpreter start included) from Snakemake's
+            # benchmark file; jobs are single-threaded, so this is their CPU time. (The
+            # file's own cpu_time is sampled every 30 s and undercounts short jobs.)
+            "total_cpu_hours": float(group["bench_seconds"].sum() / 3600),
             "max_rss_mb": float(group["max_rss_mb"].max()) if group["max_rss_mb"].notna().any() else math.nan,
         })
     for row in out:
@@ -370,7 +375,7 @@ def abstract(experiments: dict[str, Any], questions: list[dict[str, str]]) -> li
             top = ranked[0]
             sentences.append(f"{experiment['title']}: the best variant by normalised IQM is {top['label']} "
                              f"({top['iqm']['text']}).")
-        clear = [p for p in experiment["improvements"] if p["verdict"] != "no clear difference"]
+        clear = [p for p in experiment["improvements"] if p["verdict"] in ("better", "worse")]
         for pair in clear[:2]:
             sentences.append(f"{pair['x']} is {pair['verdict']} than {pair['y']} (P = {pair['text']}).")
     return sentences

@@ -81,3 +81,9 @@ def test_missing_runs_are_reported(context):
 def test_analysis_output_is_plain_json(context):
     result = analysis.analyse(context, doctor=[])
     assert json.loads(json.dumps(result))["experiments"]["baseline"]["labels"]
+
+
+def test_one_seed_makes_no_claim(context):
+    context.runs = context.runs[context.runs["seed"] == 0]
+    verdicts = {p["verdict"] for p in analysis.improvements(context, "baseline")}
+    assert verdicts == {"too few seeds to tell"}
