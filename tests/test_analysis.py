@@ -34,7 +34,7 @@ def context() -> analysis.Context:
         rows.append({"env": run.env, "agent": run.agent, "variant": run.variant, "label": run.label, "seed": run.seed,
                      "status": "finished", "final_score": score, "normalised_score": (score - 22.3) / (500 - 22.3),
                      "final_success_rate": 0.0, "env_steps": 1000, "steps_per_second": 100.0, "wall_seconds": 10.0,
-                     "cpu_seconds": 12.0, "max_rss_mb": 400.0, "parameters": 100, "reason": ""})
+                     "bench_seconds": 12.0, "max_rss_mb": 400.0, "parameters": 100, "reason": ""})
         # The training return climbs linearly to the final score over 10 updates of 100 steps.
         for update in range(10):
             curves.append({"env": run.env, "agent": run.agent, "variant": run.variant, "seed": run.seed,
