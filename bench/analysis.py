@@ -366,10 +366,10 @@ def answers(ctx: Context, experiments: dict[str, Any], bandits: list[dict[str, A
     return out
 
 
-def abstract(experiments: dict[str, Any], questions: list[dict[str, str]]) -> list[str]:
+def abstract(experiments: dict[str, Any]) -> list[str]:
     """Findings for the abstract, generated from the numbers."""
     sentences = []
-    for name, experiment in experiments.items():
+    for experiment in experiments.values():
         ranked = sorted(experiment["aggregate"], key=lambda e: -e["iqm"]["estimate"])
         if ranked:
             top = ranked[0]
@@ -400,7 +400,7 @@ def analyse(ctx: Context, doctor: list[dict[str, str]]) -> dict[str, Any]:
         "gru_vs_gru_cell": cell_vs_layer,
         "bandits": bandits,
         "questions": questions,
-        "abstract": abstract(experiments, questions),
+        "abstract": abstract(experiments),
         "missing": missing_runs(ctx),
         "doctor": doctor,
         "counts": {"planned": int(len(ctx.runs)), "finished": int((ctx.runs["status"] == "finished").sum())},

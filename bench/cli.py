@@ -11,7 +11,8 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import NoReturn, Sequence
+from collections.abc import Sequence
+from typing import NoReturn
 
 from bench.config import ConfigError, RunConfig, field_help, resolve_steps, validate
 

@@ -152,7 +152,7 @@ def _wrap(x: torch.Tensor) -> torch.Tensor:
 class Pendulum(TorchEnv):
     """Pendulum-v1 (g = 10); ``keep`` hides observation entries."""
 
-    max_speed, max_torque, dt, g, m, l = 8.0, 2.0, 0.05, 10.0, 1.0, 1.0
+    max_speed, max_torque, dt, g, mass, length = 8.0, 2.0, 0.05, 10.0, 1.0, 1.0
     max_episode_steps = 200
     state_dim = 2
     reset_draws = 2
@@ -173,7 +173,7 @@ class Pendulum(TorchEnv):
         u = action[..., 0].to(torch.float32).clamp(-self.max_torque, self.max_torque).to(STATE_DTYPE)
         normalised = torch.remainder(th + math.pi, 2 * math.pi) - math.pi
         costs = normalised**2 + 0.1 * thdot**2 + 0.001 * u**2
-        new_thdot = (thdot + (3 * self.g / (2 * self.l) * torch.sin(th) + 3.0 / (self.m * self.l**2) * u) * self.dt)
+        new_thdot = (thdot + (3 * self.g / (2 * self.length) * torch.sin(th) + 3.0 / (self.mass * self.length**2) * u) * self.dt)
         new_thdot = new_thdot.clamp(-self.max_speed, self.max_speed)
         new_th = th + new_thdot * self.dt
         return torch.stack([new_th, new_thdot], dim=-1), (-costs).to(torch.float32), torch.zeros_like(th, dtype=torch.bool)
