@@ -57,9 +57,9 @@ def finished(runs: pd.DataFrame) -> pd.DataFrame:
 
 def experiment_runs(ctx: Context, experiment: str) -> pd.DataFrame:
     """Finished runs of one experiment, with their labels."""
-    members = ctx.membership[ctx.membership["experiment"] == experiment][["env", "agent", "variant", "seed"]]
-    merged = members.merge(finished(ctx.runs), on=["env", "agent", "variant", "seed"], how="inner")
-    return merged
+    members = ctx.membership[ctx.membership["experiment"] == experiment][["env", "agent", "variant", "seed", "label"]]
+    # The experiment's own label (it names every option the experiment varies).
+    return members.merge(finished(ctx.runs).drop(columns="label"), on=["env", "agent", "variant", "seed"], how="inner")
 
 
 def variant_order(ctx: Context, experiment: str) -> list[str]:

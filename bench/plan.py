@@ -206,12 +206,23 @@ def load_plan(config: dict[str, Any]) -> Plan:
     )
 
 
+def experiment_label(run: RunSpec, varied: list[str]) -> str:
+    """How an experiment names a run: the agent, plus every option the experiment varies,
+    defaults included (``mlp [baseline=critic]``), so no column of an ablation hides its value."""
+    if not varied:
+        return run.label
+    options = dict(run.options)
+    values = [f"{name}={_format_value(options.get(name, getattr(RunConfig(), name)))}" for name in sorted(varied)]
+    return f"{run.agent} [{', '.join(values)}]"
+
+
 def plan_table(plan: Plan) -> list[dict[str, Any]]:
     """One row per (experiment, run): what the analysis joins the run results to."""
     rows = []
     for experiment, runs in plan.membership.items():
+        varied = list(plan.experiments[experiment].get("options", {}))
         for run in runs:
             rows.append({"experiment": experiment, "env": run.env, "agent": run.agent, "variant": run.variant,
-                         "label": run.label, "seed": run.seed, "options": json.dumps(dict(run.options)),
-                         "run_dir": run.directory(plan.results)})
+                         "label": experiment_label(run, varied), "seed": run.seed,
+                         "options": json.dumps(dict(run.options)), "run_dir": run.directory(plan.results)})
     return rows
