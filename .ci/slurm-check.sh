@@ -18,8 +18,10 @@ step() { echo "=== [+$((SECONDS - T0))s] $*"; }
 [ "$(id -u)" = 0 ] || { echo "slurm-check: must run as root (it starts daemons)"; exit 2; }
 
 stop_daemon() { # name, pid file
-    [ -s "$2" ] && kill "$(cat "$2")" 2>/dev/null || true
-    for _ in $(seq 20); do [ -s "$2" ] && kill -0 "$(cat "$2")" 2>/dev/null || break; sleep 0.5; done
+    local pid
+    pid=$(cat "$2" 2>/dev/null) || return 0
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     rm -f "$2"
 }
 cleanup() {
