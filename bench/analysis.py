@@ -121,23 +121,29 @@ def aggregate_scores(ctx: Context, experiment: str) -> list[dict[str, Any]]:
 
 
 def ablation_pairs(ctx: Context, experiment: str) -> list[tuple[str, str]]:
-    """(x, y) label pairs to compare: from ``pairs`` in the config, or each option value vs ``reference``."""
+    """(x, y) label pairs to compare: from ``pairs`` in the config, and each variant vs the same
+    agent with the ``reference`` option values (everything else equal)."""
     spec = ctx.plan.experiments[experiment]
     labels = variant_order(ctx, experiment)
     pairs = [tuple(p) for p in spec.get("pairs", [])]
     reference = spec.get("reference", {})
     if reference:
         members = ctx.membership[ctx.membership["experiment"] == experiment].drop_duplicates("label")
+        keys = sorted({*reference, *spec.get("options", {})})
+
+        def settings(row: pd.Series) -> dict[str, Any]:
+            options = json.loads(row["options"])
+            return {key: options.get(key, _default(key)) for key in keys}
+
+        by_settings = {(row["agent"], json.dumps(settings(row), sort_keys=True)): row["label"] for _, row in members.iterrows()}
         for _, x in members.iterrows():
-            x_options = json.loads(x["options"])
-            if all(x_options.get(k, _default(k)) == v for k, v in reference.items()):
-                continue
-            wanted = {**x_options, **reference}
-            for _, y in members.iterrows():
-                y_options = {k: v for k, v in json.loads(y["options"]).items()}
-                full_y = {k: y_options.get(k, _default(k)) for k in wanted}
-                if y["agent"] == x["agent"] and full_y == wanted and set(y_options) <= set(wanted):
-                    pairs.append((x["label"], y["label"]))
+            x_settings = settings(x)
+            target = {**x_settings, **reference}
+            if target == x_settings:
+                continue  # x is itself the reference
+            y = by_settings.get((x["agent"], json.dumps(target, sort_keys=True)))
+            if y is not None:
+                pairs.append((x["label"], y))
     return [p for p in pairs if p[0] in labels and p[1] in labels]
 
 

@@ -55,8 +55,7 @@ def update_seconds(agent: str, episode_length: int = 500, batch: int = 16, repea
         torch.manual_seed(0)
         policy = build_policy(config, spaces.Box(-np.inf, np.inf, (4,), np.float32), spaces.Discrete(2))
     generator = torch.Generator().manual_seed(0)
-    obs_policy = policy
-    rollout = synthetic_rollout(obs_policy, generator, lengths=[episode_length] * batch)
+    rollout = synthetic_rollout(policy, generator, lengths=[episode_length] * batch)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

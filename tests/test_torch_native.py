@@ -8,11 +8,23 @@ import pytest
 import torch
 
 from bench import envs  # noqa: F401  (registers the custom ids)
-from bench.envs.torch_native import TORCH_NATIVE_IDS, TorchVectorEnv, make_torch_env, reference_state
+from bench.envs.torch_native import TORCH_NATIVE_IDS, TorchVectorEnv, make_torch_env
 
 TRANSITIONS = 10_000
 BATCH = 16
 TOLERANCE = 1e-5
+
+
+def reference_state(env: gym.Env) -> np.ndarray:
+    """The internal state of a gymnasium reference environment, in this module's layout."""
+    core = env.unwrapped
+    if hasattr(core, "_digit"):
+        return np.array([core._digit], dtype=np.float64)
+    if hasattr(core, "_cue"):
+        return np.array([core._cue, core._t], dtype=np.float64)
+    if type(core).__name__ == "GaussianTargetEnv":
+        return np.zeros(1)
+    return np.asarray(core.state, dtype=np.float64)
 
 
 def _actions(env_id: str, space: gym.Space, state: np.ndarray, rng: np.random.Generator) -> np.ndarray:

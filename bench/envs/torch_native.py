@@ -361,15 +361,3 @@ class TorchVectorEnv:
 
     def close(self) -> None:
         pass
-
-
-def reference_state(env: gym.Env) -> np.ndarray:
-    """The internal state of a gymnasium reference environment, in this module's layout."""
-    core = env.unwrapped
-    if hasattr(core, "_digit"):
-        return np.array([core._digit], dtype=np.float64)
-    if hasattr(core, "_cue"):
-        return np.array([core._cue, core._t], dtype=np.float64)
-    if type(core).__name__ == "GaussianTargetEnv":
-        return np.zeros(1)
-    return np.asarray(core.state, dtype=np.float64)
