@@ -17,7 +17,7 @@ AgentFactory = Callable[[int, int], Agent]
 
 _REGISTRY: dict[str, type[Agent]] = {}
 _DISCOVERED = False
-_PRIVATE_MODULES = {"base"}
+_PRIVATE_MODULES = {"base", "recurrence"}
 
 
 class AgentImportError(RuntimeError):

@@ -7,6 +7,7 @@ from torch import nn
 
 from agents import register
 from agents.base import Agent, reset_where, segment_starts
+from agents.recurrence import gru_layer
 
 
 @register("gru")
@@ -32,7 +33,6 @@ class GRUAgent(Agent):
         outputs = []
         for start, stop in zip(bounds[:-1], bounds[1:]):
             hidden = reset_where(is_init[start], hidden)
-            out, last = self.rnn(obs[start:stop], hidden.unsqueeze(0))
+            out, hidden = gru_layer(self.rnn, obs[start:stop], hidden)
             outputs.append(out)
-            hidden = last.squeeze(0)
         return torch.cat(outputs), hidden

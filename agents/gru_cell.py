@@ -7,6 +7,7 @@ from torch import nn
 
 from agents import register
 from agents.base import Agent, reset_where
+from agents.recurrence import gru_cell
 
 
 @register("gru_cell")
@@ -30,6 +31,6 @@ class GRUCellAgent(Agent):
         outputs = []
         for t in range(obs.shape[0]):
             # Reset before consuming obs[t]: the new episode never sees the old state.
-            hidden = self.cell(obs[t], reset_where(is_init[t], hidden))
+            hidden = gru_cell(self.cell, obs[t], reset_where(is_init[t], hidden))
             outputs.append(hidden)
         return torch.stack(outputs), hidden

@@ -7,6 +7,7 @@ from torch import nn
 
 from agents import register
 from agents.base import Agent, reset_where, segment_starts
+from agents.recurrence import lstm_layer
 
 
 @register("lstm")
@@ -31,8 +32,7 @@ class LSTMAgent(Agent):
         outputs = []
         for start, stop in zip(bounds[:-1], bounds[1:]):
             state = reset_where(is_init[start], state)
-            hidden, cell = state[:, 0].unsqueeze(0).contiguous(), state[:, 1].unsqueeze(0).contiguous()
-            out, (hidden, cell) = self.rnn(obs[start:stop], (hidden, cell))
+            out, hidden, cell = lstm_layer(self.rnn, obs[start:stop], state[:, 0], state[:, 1])
             outputs.append(out)
-            state = torch.stack([hidden.squeeze(0), cell.squeeze(0)], dim=1)
+            state = torch.stack([hidden, cell], dim=1)
         return torch.cat(outputs), state

@@ -7,6 +7,7 @@ from torch import nn
 
 from agents import register
 from agents.base import Agent
+from agents.recurrence import gru_layer
 
 WINDOW = 5
 
@@ -39,7 +40,7 @@ class WindowAgent(Agent):
         windows = windows * (lag <= _steps_since_init(is_init, k)[..., None]).unsqueeze(-1)
         # One GRU call over all T*B windows, from a zero state: no state crosses steps.
         flat = windows.reshape(steps * batch, k, -1).transpose(0, 1)
-        out, _ = self.rnn(flat)
+        out, _ = gru_layer(self.rnn, flat, flat.new_zeros(flat.shape[1], self.hidden_size))
         features = out[-1].reshape(steps, batch, -1)
         return features, history[-(k - 1) :].transpose(0, 1) * _carry_mask(is_init, k)
 

@@ -36,11 +36,18 @@ CURVE_COLUMNS = ["update", "env_steps", "return_mean", "success_rate", "entropy"
 
 
 def benchmark_path(plan: Plan, run: RunSpec) -> Path:
-    return Path(f"{plan.results}/benchmarks/train/{run.env}/{run.agent}/{run.variant}/seed{run.seed}.tsv")
+    """Snakemake's benchmark file of the job that trained ``run``."""
+    return Path(f"{plan.results}/benchmarks/train/{run.env}/{run.agent}/{run.variant}/{plan.job_of(run).name}.tsv")
 
 
 def log_path(plan: Plan, run: RunSpec) -> Path:
-    return Path(f"{plan.results}/logs/train/{run.env}/{run.agent}/{run.variant}/seed{run.seed}.log")
+    return Path(f"{plan.results}/logs/train/{run.env}/{run.agent}/{run.variant}/{plan.job_of(run).name}.log")
+
+
+def _run_share(benchmark: dict[str, float], runs_in_job: int) -> dict[str, float]:
+    """A run's share of its job's time (a job may train a block of seeds); memory stays the job's peak."""
+    return {**benchmark, "bench_seconds": benchmark["bench_seconds"] / runs_in_job,
+            "cpu_seconds": benchmark["cpu_seconds"] / runs_in_job}
 
 
 def _benchmark(path: Path) -> dict[str, float]:
@@ -67,14 +74,18 @@ def _failure_reason(path: Path) -> str:
 
 def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame | None]:
     """One run's result row, cost row, and training curve (None unless finished)."""
-    directory = Path(run.directory(plan.results))
+    directory = Path(plan.directory(run))
     spec = envs.spec_for(run.env)
     key = {"env": run.env, "agent": run.agent, "variant": run.variant, "seed": run.seed}
     result: dict[str, Any] = {
-        **key, "label": run.label, "options": json.dumps(dict(run.options)), "run_dir": str(directory),
+        **key, "label": run.label, "options": json.dumps(dict(run.options)),
         "family": spec.family, "partially_observable": spec.partially_observable,
     }
-    cost: dict[str, Any] = {**key, **_benchmark(benchmark_path(plan, run))}
+    # Where and how a run was trained is a cost, not a result: the result tables
+    # are the same whatever the seeds-per-job grouping.
+    job = plan.job_of(run)
+    cost: dict[str, Any] = {**key, "run_dir": str(directory), "job": job.name, "runs_in_job": len(job.seeds),
+                            **_run_share(_benchmark(benchmark_path(plan, run)), len(job.seeds))}
     if not (directory / RUN_FILE).exists():
         reason = _failure_reason(log_path(plan, run))
         result.update(status="failed" if reason else "missing", reason=reason)

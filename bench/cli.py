@@ -59,39 +59,64 @@ def _config_from(args: argparse.Namespace) -> RunConfig:
     return RunConfig(**values)
 
 
+def _train_all(configs: list[RunConfig], progress: bool) -> list:
+    """Outcomes (result or divergence) in order: one seed batch on the torch backend, else one by one."""
+    from bench.train import TrainingDiverged, train
+
+    if len(configs) > 1 and configs[0].backend == "torch":
+        from bench.seed_batch import train_seed_batch
+
+        return train_seed_batch(configs)
+    outcomes = []
+    for config in configs:
+        try:
+            outcomes.append(train(config, progress=progress))
+        except TrainingDiverged as error:
+            outcomes.append(error)
+    return outcomes
+
+
 def command_run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from agents import AgentImportError
     from bench.runio import write_metrics, write_run_info
-    from bench.train import TrainingDiverged, run_identity, train
+    from bench.train import TrainingDiverged, run_identity
 
     try:
         config = resolve_steps(validate(_config_from(args)))
     except (ConfigError, AgentImportError) as error:
         _fail(str(error))
-    out = Path(args.out)
-    try:
-        result = train(config, progress=sys.stderr.isatty() and not args.quiet)
-    except TrainingDiverged as error:
-        print(f"error: run diverged: {error}", file=sys.stderr)
-        if not args.record_failure:
-            return 1
-        # A divergence is a deterministic result of this config and seed: record it
-        # (partial metrics, status "failed") so the report lists it and it is not retried.
-        write_metrics(out, error.metrics if error.metrics is not None else pd.DataFrame())
-        write_run_info(out, {**run_identity(config), "status": "failed", "error": f"run diverged: {error}",
-                             "command": " ".join(["python -m bench", *sys.argv[1:]])})
-        return 0
-    write_metrics(out, result.metrics)
-    write_run_info(out, {**result.info, "command": " ".join(["python -m bench", *sys.argv[1:]])})
-    if not args.quiet:
-        info = result.info
-        print(
-            f"{config.agent} on {config.env} seed {config.seed}: final score {info['final_score']:.2f} "
-            f"after {info['env_steps']} steps, {info['steps_per_second']:.0f} steps/s -> {out}"
-        )
-    return 0
+    seeds = args.seeds if args.seeds is not None else [config.seed]
+    if len(set(seeds)) != len(seeds) or min(seeds) < 0:
+        _fail(f"--seeds must be distinct non-negative integers, got {' '.join(map(str, seeds))}")
+    if args.seeds is not None and "{seed}" not in args.out:
+        _fail(f"--out {args.out!r} must contain '{{seed}}' when --seeds is given (one folder per seed)")
+    configs = [dataclasses.replace(config, seed=seed) for seed in seeds]
+    command = " ".join(["python -m bench", *sys.argv[1:]])
+    status = 0
+    for run, outcome in zip(configs, _train_all(configs, progress=sys.stderr.isatty() and not args.quiet)):
+        out = Path(args.out.replace("{seed}", str(run.seed)))
+        if isinstance(outcome, TrainingDiverged):
+            print(f"error: run diverged: {outcome}", file=sys.stderr)
+            if not args.record_failure:
+                status = 1
+                continue
+            # A divergence is a deterministic result of this config and seed: record it
+            # (partial metrics, status "failed") so the report lists it and it is not retried.
+            write_metrics(out, outcome.metrics if outcome.metrics is not None else pd.DataFrame())
+            write_run_info(out, {**run_identity(run), "status": "failed", "error": f"run diverged: {outcome}",
+                                 "command": command})
+            continue
+        write_metrics(out, outcome.metrics)
+        write_run_info(out, {**outcome.info, "command": command})
+        if not args.quiet:
+            info = outcome.info
+            print(
+                f"{run.agent} on {run.env} seed {run.seed}: final score {info['final_score']:.2f} "
+                f"after {info['env_steps']} steps, {info['steps_per_second']:.0f} steps/s -> {out}"
+            )
+    return status
 
 
 def command_list(args: argparse.Namespace) -> int:
@@ -144,7 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="train one (agent, environment, seed) run")
     _add_config_flags(run)
-    run.add_argument("--out", required=True, help="directory for metrics.parquet and run.json")
+    run.add_argument("--out", required=True, help="directory for metrics.parquet and run.json "
+                     "(with --seeds: a pattern containing {seed})")
+    run.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                     help="train these seeds in one process instead of --seed: as one seed batch on the "
+                          "torch backend (bench.seed_batch), one after another on gym's")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
     run.add_argument("--record-failure", action="store_true",
                      help="on divergence, write run.json with status 'failed' (and partial metrics) and exit 0; "
@@ -162,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     perf = commands.add_parser("perf", help="print speed figures (steps/s, ratios)")
     perf.add_argument("--quick", action="store_true", help="smaller measurements (for CI)")
     perf.add_argument("--agents", nargs="*", default=None, help="variants to measure (default: all)")
+    perf.add_argument("--seed-batches", type=int, nargs="*", default=None, metavar="S",
+                      help="seed-batch sizes to measure (default: 1 16 64 on CPU, 1 16 256 1024 on CUDA)")
     perf.add_argument("--solve-seeds", type=int, default=3, help="seeds for the time-to-solve figure")
     perf.set_defaults(handler=command_perf)
     return parser

@@ -23,10 +23,18 @@ MIN_STD = 1e-3
 
 
 class CategoricalHead(nn.Module):
-    """Linear logits over ``n`` discrete actions."""
+    """Linear logits over ``n`` discrete actions.
+
+    Sampling is split in two: noise drawn by the caller (``noise_kind``, shape
+    ``[..., noise_size]``) and ``sample_with_noise``, a pure function of it, so
+    seed-batched training can supply counter-based noise (``bench.counter_rng``).
+    """
+
+    noise_kind = "uniform"
 
     def __init__(self, feature_dim: int, n_actions: int) -> None:
         super().__init__()
+        self.noise_size = n_actions
         self.logits = nn.Linear(feature_dim, n_actions)
         # Small final layer: a near-uniform policy at the start (as in CleanRL/SB3).
         nn.init.orthogonal_(self.logits.weight, gain=0.01)
@@ -37,11 +45,14 @@ class CategoricalHead(nn.Module):
         return Categorical(logits=self.logits(features))
 
     @staticmethod
-    def sample(dist: Categorical, generator: torch.Generator) -> torch.Tensor:
-        """Gumbel-max sample from the logits: [...] int64."""
-        uniform = torch.rand(dist.logits.shape, generator=generator, device=dist.logits.device)
+    def sample_with_noise(dist: Categorical, uniform: torch.Tensor) -> torch.Tensor:
+        """Gumbel-max sample from the logits and uniforms ``[..., n]``: [...] int64."""
         gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)))
         return torch.argmax(dist.logits + gumbel, dim=-1)
+
+    def sample(self, dist: Categorical, generator: torch.Generator) -> torch.Tensor:
+        uniform = torch.rand(dist.logits.shape, generator=generator, device=dist.logits.device)
+        return self.sample_with_noise(dist, uniform)
 
     @staticmethod
     def mode(dist: Categorical) -> torch.Tensor:
@@ -54,7 +65,10 @@ class GaussianHead(nn.Module):
 
     ``std_mode``: ``learned`` (a state-independent log-std parameter),
     ``state`` (softplus of a linear layer of the features), or ``fixed``.
+    Sampling noise: standard normals ``[..., action_dim]`` (see ``CategoricalHead``).
     """
+
+    noise_kind = "normal"
 
     def __init__(
         self,
@@ -69,6 +83,7 @@ class GaussianHead(nn.Module):
             raise ValueError(f"unknown std_mode {std_mode!r}; valid choices: {', '.join(STD_MODES)}")
         action_dim = int(np.prod(low.shape))
         self.std_mode = std_mode
+        self.noise_size = action_dim
         self.mean = nn.Linear(feature_dim, action_dim)
         nn.init.orthogonal_(self.mean.weight, gain=0.01)
         nn.init.zeros_(self.mean.bias)
@@ -104,11 +119,14 @@ class GaussianHead(nn.Module):
         return Independent(Normal(mean, std), 1)
 
     @staticmethod
-    def sample(dist: Independent, generator: torch.Generator) -> torch.Tensor:
+    def sample_with_noise(dist: Independent, noise: torch.Tensor) -> torch.Tensor:
         """mean + std * noise: [..., action_dim]; the environment clips to its box."""
         base: Normal = dist.base_dist
-        noise = torch.randn(base.loc.shape, generator=generator, device=base.loc.device)
         return base.loc + base.scale * noise
+
+    def sample(self, dist: Independent, generator: torch.Generator) -> torch.Tensor:
+        base: Normal = dist.base_dist
+        return self.sample_with_noise(dist, torch.randn(base.loc.shape, generator=generator, device=base.loc.device))
 
     @staticmethod
     def mode(dist: Independent) -> torch.Tensor:

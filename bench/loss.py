@@ -16,21 +16,25 @@ class RunningMeanBaseline:
     """Exponential moving average of returns-to-go (seed thread 003), bias-corrected.
 
     The advantage of a batch uses the mean *before* the batch is folded in, so
-    the baseline never depends on the actions it scores.
+    the baseline never depends on the actions it scores. The state is a pair of
+    tensors of any shape (``[]`` for one run, ``[S]`` for S seeds at once).
     """
 
-    def __init__(self, rate: float) -> None:
+    def __init__(self, rate: float, shape: tuple[int, ...] = (), device: torch.device | str = "cpu") -> None:
         self.rate = rate
-        self._average = 0.0
-        self._weight = 0.0  # sum of EMA weights, for the bias correction
+        self._average = torch.zeros(shape, device=device)
+        self._weight = torch.zeros(shape, device=device)  # sum of EMA weights, for the bias correction
 
     @property
-    def value(self) -> float:
-        return self._average / self._weight if self._weight > 0 else 0.0
+    def value(self) -> torch.Tensor:
+        return torch.where(self._weight > 0, self._average / self._weight.clamp_min(1e-30), 0.0)
 
-    def update(self, batch_mean: float) -> None:
-        self._average = (1 - self.rate) * self._average + self.rate * batch_mean
-        self._weight = (1 - self.rate) * self._weight + self.rate
+    def update(self, batch_mean: torch.Tensor, where: torch.Tensor | bool = True) -> None:
+        """Fold in ``batch_mean`` (same shape as the state) where ``where`` is true."""
+        average = (1 - self.rate) * self._average + self.rate * batch_mean.detach()
+        weight = (1 - self.rate) * self._weight + self.rate
+        self._average = torch.where(where, average, self._average)
+        self._weight = torch.where(where, weight, self._weight)
 
 
 @dataclass
@@ -42,6 +46,7 @@ class LossTerms:
     value: torch.Tensor
     entropy: torch.Tensor
     baseline: torch.Tensor  # mean baseline subtracted (for the log)
+    return_mean: torch.Tensor  # mean return-to-go of the batch (feeds the running-mean baseline)
 
     def as_floats(self) -> dict[str, float]:
         return {
@@ -58,12 +63,14 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def policy_gradient_loss(
-    policy: Policy, rollout: Rollout, config: RunConfig, running_mean: RunningMeanBaseline | None
+    policy: Policy, rollout: Rollout, config: RunConfig, running_mean: torch.Tensor | None = None
 ) -> LossTerms:
     """Recompute the batch with the current weights and build the loss.
 
     The sequence is replayed from the episode start (``is_init`` at t = 0), so
-    recurrent agents see exactly what they saw while acting.
+    recurrent agents see exactly what they saw while acting. ``running_mean`` is
+    the running-mean baseline's current value (``baseline="running_mean"``). No
+    Python-side reads of tensor values: the function runs under ``torch.func.vmap``.
     """
     steps, batch = rollout.rewards.shape
     state = policy.initial_state(batch, rollout.obs.device)
@@ -86,16 +93,14 @@ def policy_gradient_loss(
         value_loss = _masked_mean((values[:steps] - returns) ** 2, mask)
     else:
         value_loss = torch.zeros((), device=returns.device)
-        baseline = torch.full_like(returns, running_mean.value) if running_mean is not None else torch.zeros_like(returns)
+        baseline = running_mean.expand_as(returns) if running_mean is not None else torch.zeros_like(returns)
     advantages = returns - baseline
     if config.normalize_returns:
         mean = _masked_mean(advantages, mask)
         std = _masked_mean((advantages - mean) ** 2, mask).sqrt()
         advantages = (advantages - mean) / (std + 1e-8)
-    if running_mean is not None:
-        running_mean.update(_masked_mean(returns, mask).item())
-
     policy_loss = -_masked_mean(advantages.detach() * log_prob, mask)
     mean_entropy = _masked_mean(entropy, mask)
     total = policy_loss - config.entropy_coef * mean_entropy + config.value_coef * value_loss
-    return LossTerms(total, policy_loss, value_loss, mean_entropy, _masked_mean(baseline, mask))
+    return LossTerms(total, policy_loss, value_loss, mean_entropy, _masked_mean(baseline, mask),
+                     _masked_mean(returns, mask).detach())

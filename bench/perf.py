@@ -6,6 +6,9 @@
 - wall-clock to solve CartPole-v1 with ``mlp`` per seed (time until the smoothed
   training return reaches 475, and the final deterministic evaluation);
 - update time (loss + backward) of ``gru`` vs ``gru_cell`` on 500-step episodes;
+- seed-batched aggregate steps per second (``bench.seed_batch``, torch backend)
+  for S seeds in one process, with the ratio to one process per seed, and peak
+  memory (resident on CPU, allocated on CUDA);
 - Stable-Baselines3 A2C on CartPole-v1 with 8 environments and the same network
   size as the reference, when ``stable_baselines3`` is installed (optional).
 
@@ -65,6 +68,25 @@ def update_seconds(agent: str, episode_length: int = 500, batch: int = 16, repea
     return statistics.median(times)
 
 
+def seed_batch_figures(agent: str, seeds: int, steps_per_seed: int, device: str) -> tuple[float, float]:
+    """(aggregate env steps per second, peak memory in MB) of ``seeds`` seeds of ``agent`` trained as one batch."""
+    import dataclasses
+    import resource
+
+    from bench.seed_batch import train_seed_batch
+
+    base = RunConfig(env="CartPole-v1", agent=agent, steps=steps_per_seed, eval_episodes=1, backend="torch",
+                     device=device)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    results = train_seed_batch([dataclasses.replace(base, seed=seed) for seed in range(seeds)])
+    if device == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:  # the process's peak so far: sizes are measured in increasing order
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return results[0].info["batch_steps_per_second"], peak
+
+
 def sb3_reference(steps: int) -> float | None:
     """Steps per second of SB3 A2C (8 envs, 64x64 tanh MLP) on CartPole-v1, or None if SB3 is absent."""
     try:
@@ -95,6 +117,17 @@ def main(args: argparse.Namespace) -> int:
         sb3_ratio = f"{value / sb3:10.2f}" if sb3 else "       n/a"
         print(f"{name:<12} {value:>12,.0f} {ratio} {sb3_ratio} {torch_figures[name]:>14,.0f} {torch_figures[name] / value:>10.2f}")
     print(f"{'SB3 A2C':<12} {sb3:>10,.0f}" if sb3 else "SB3 A2C: stable_baselines3 not installed (optional reference)")
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    sizes = args.seed_batches or ([1, 16, 256, 1024] if device == "cuda" else [1, 16, 64])
+    per_seed = 2_000 if args.quick else 5_000
+    print(f"\n== seed-batched training on {device} (torch backend, {per_seed} steps per seed, CartPole-v1)")
+    print(f"{'variant':<10} {'S':>6} {'aggregate steps/s':>18} {'x one process per seed':>23} {'peak MB':>9}")
+    for name in [n for n in ("mlp", "gru") if n in names]:
+        for size in sizes:
+            rate, peak = seed_batch_figures(name, size, per_seed, device)
+            print(f"{name:<10} {size:>6} {rate:>18,.0f} {rate / figures[name]:>23.2f} {peak:>9,.0f}")
+    print("(one process per seed = the gym-backend figure above: one core each; the ratio is per core)")
 
     print("\n== update time on 16 episodes of 500 steps (loss + backward, median of 5)")
     cell, layer = update_seconds("gru_cell"), update_seconds("gru")

@@ -54,6 +54,29 @@ class RunSpec:
 
 
 @dataclass(frozen=True)
+class JobSpec:
+    """The runs one training job trains: one seed, or a block of seeds of one setting.
+
+    Blocks are aligned (seeds ``[k*n, (k+1)*n)``), so adding seeds changes only
+    the last block.
+    """
+
+    env: str
+    agent: str
+    variant: str
+    seeds: tuple[int, ...]
+    block: bool = False  # trained by rule train_seeds (even when the last block has one seed)
+
+    @property
+    def name(self) -> str:
+        """``seed3`` for a single run, ``seeds0-7`` for a block."""
+        return f"seeds{self.seeds[0]}-{self.seeds[-1]}" if self.block else f"seed{self.seeds[0]}"
+
+    def directory(self, results: str) -> str:
+        return f"{results}/runs/{self.env}/{self.agent}/{self.variant}/{self.name}"
+
+
+@dataclass(frozen=True)
 class Plan:
     """The resolved configuration: runs, the experiments they belong to, and settings."""
 
@@ -66,6 +89,7 @@ class Plan:
     solve_fraction: float
     experiments: dict[str, dict[str, Any]]
     membership: dict[str, tuple[RunSpec, ...]]
+    seeds_per_job: int = 1
 
     @property
     def runs(self) -> list[RunSpec]:
@@ -84,18 +108,45 @@ class Plan:
 
         return max(1, int(round(envs.spec_for(env).default_steps * self.budget_scale)))
 
+    def job_of(self, run: RunSpec) -> JobSpec:
+        """The job that trains ``run``."""
+        if self.seeds_per_job == 1:
+            return JobSpec(run.env, run.agent, run.variant, (run.seed,))
+        first = run.seed - run.seed % self.seeds_per_job
+        block = tuple(seed for seed in self.seeds if first <= seed < first + self.seeds_per_job)
+        return JobSpec(run.env, run.agent, run.variant, block, block=True)
+
+    @property
+    def jobs(self) -> list[JobSpec]:
+        """Every training job, in a stable order."""
+        return list(dict.fromkeys(self.job_of(run) for run in self.runs))
+
+    def directory(self, run: RunSpec) -> str:
+        """Where ``run``'s metrics.parquet and run.json live: ``.../seed3`` or ``.../seeds0-7/seed3``."""
+        if self.seeds_per_job == 1:
+            return run.directory(self.results)
+        return f"{self.job_of(run).directory(self.results)}/seed{run.seed}"
+
     def find(self, env: str, agent: str, variant: str, seed: int) -> RunSpec:
         for run in self.runs:
             if (run.env, run.agent, run.variant, run.seed) == (env, agent, variant, int(seed)):
                 return run
         raise KeyError(f"no run {env}/{agent}/{variant}/seed{seed} in profile {self.profile!r}")
 
-    def arguments(self, run: RunSpec) -> str:
-        """The ``python -m bench run`` options of a run (shell-quoted)."""
-        parts = ["--env", run.env, "--agent", run.agent, "--seed", str(run.seed), "--steps", str(self.steps_for(run.env))]
+    def arguments(self, run: RunSpec, seeds: tuple[int, ...] | None = None) -> str:
+        """The ``python -m bench run`` options of a run, or of a block of its seeds (shell-quoted)."""
+        seed_flags = ["--seed", str(run.seed)] if seeds is None else ["--seeds", *map(str, seeds)]
+        parts = ["--env", run.env, "--agent", run.agent, *seed_flags, "--steps", str(self.steps_for(run.env))]
         for name, value in run.options:
             parts += ["--" + name.replace("_", "-"), _format_value(value)]
         return shlex.join(parts)
+
+    def job_arguments(self, env: str, agent: str, variant: str, first: int, last: int) -> str:
+        """The options of the job training seeds ``first..last`` of a setting (shell-quoted)."""
+        job = self.job_of(self.find(env, agent, variant, first))
+        if (job.seeds[0], job.seeds[-1]) != (int(first), int(last)):
+            raise KeyError(f"no job {job.env}/{agent}/{variant}/seeds{first}-{last}; this one is {job.name}")
+        return self.arguments(self.find(env, agent, variant, first), job.seeds)
 
 
 def _format_value(value: Any) -> str:
@@ -174,7 +225,7 @@ def load_plan(config: dict[str, Any]) -> Plan:
     for name in selected:
         if name not in experiments:
             _fail(f"profile {config['profile']!r} names unknown experiment {name!r}; valid choices: {', '.join(experiments)}")
-    defaults = config.get("defaults", {})
+    defaults = {**config.get("defaults", {}), **profile.get("options", {})}
     seeds = tuple(range(profile["seeds"]))
     membership: dict[str, tuple[RunSpec, ...]] = {}
     for name in selected:
@@ -203,6 +254,7 @@ def load_plan(config: dict[str, Any]) -> Plan:
         solve_fraction=float(config.get("solve_fraction", 0.9)),
         experiments={name: experiments[name] for name in selected},
         membership=membership,
+        seeds_per_job=int(profile.get("seeds_per_job", 1)),
     )
 
 
@@ -224,5 +276,5 @@ def plan_table(plan: Plan) -> list[dict[str, Any]]:
         for run in runs:
             rows.append({"experiment": experiment, "env": run.env, "agent": run.agent, "variant": run.variant,
                          "label": experiment_label(run, varied), "seed": run.seed,
-                         "options": json.dumps(dict(run.options)), "run_dir": run.directory(plan.results)})
+                         "options": json.dumps(dict(run.options))})
     return rows

@@ -140,9 +140,20 @@ def _progress_bar(total: int, enabled: bool):
 
 
 def train(config: RunConfig, progress: bool = False) -> RunResult:
-    """Train one run. ``config`` must be validated and have ``steps > 0``."""
+    """Train one run. ``config`` must be validated and have ``steps > 0``.
+
+    On the torch backend this is a seed batch of one (``bench.seed_batch``), so
+    a run gives the same numbers alone or batched with other seeds.
+    """
     if config.steps <= 0:
         raise ValueError("train() needs a resolved step budget (config.steps > 0)")
+    if config.backend == "torch":
+        from bench.seed_batch import train_seed_batch
+
+        (outcome,) = train_seed_batch([config])
+        if isinstance(outcome, TrainingDiverged):
+            raise outcome
+        return outcome
     device = select_device(config.device)
     configure_determinism(device)
     streams = Streams.from_seed(config.seed)
@@ -164,7 +175,9 @@ def train(config: RunConfig, progress: bool = False) -> RunResult:
             rollout = collect_episodes(
                 envs, policy, action_stream, device, seed=streams.env if update == 0 else None
             )
-            terms = policy_gradient_loss(policy, rollout, config, running_mean)
+            terms = policy_gradient_loss(policy, rollout, config, running_mean.value if running_mean else None)
+            if running_mean is not None:
+                running_mean.update(terms.return_mean)
             optimiser.zero_grad(set_to_none=True)
             terms.total.backward()
             grad_norm = clip_gradients(policy, max_norm)

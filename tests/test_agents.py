@@ -93,3 +93,38 @@ def test_window_state_carries_only_the_current_episode(generator):
     first, state = agent(obs[:5], is_init[:5], agent.initial_state(4))
     second, _ = agent(obs[5:], is_init[5:], state)
     torch.testing.assert_close(torch.cat([first, second]), whole, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", agents.available())
+def test_every_agent_runs_stacked_over_seeds_with_vmap(name):
+    """Seed batching: vmap over stacked parameters (matrix-product recurrences) equals a loop over seeds."""
+    import copy
+
+    from torch.func import functional_call, grad, stack_module_state, vmap
+
+    from agents.recurrence import matmul_recurrence
+
+    torch.manual_seed(0)
+    seeds, steps, batch = 3, 8, 4
+    models = [agents.make_agent(name, 3, 8) for _ in range(seeds)]
+    params, buffers = stack_module_state(models)
+    skeleton = copy.deepcopy(models[0]).to("meta")
+    obs = torch.randn(seeds, steps, batch, 3)
+    is_init = torch.zeros(steps, batch, dtype=torch.bool)
+    is_init[0], is_init[5, 1] = True, True  # a mid-sequence episode start too
+    state = models[0].initial_state(batch)
+
+    def loss(p, b, o):
+        features, _ = functional_call(skeleton, (p, b), (o, is_init, state))
+        return features.square().sum()
+
+    with matmul_recurrence():
+        stacked_loss = vmap(loss)(params, buffers, obs)
+        stacked_grads = vmap(grad(loss))(params, buffers, obs)
+    for s, model in enumerate(models):
+        model.zero_grad()
+        value = model(obs[s], is_init, state)[0].square().sum()
+        value.backward()
+        torch.testing.assert_close(stacked_loss[s], value.detach(), rtol=1e-5, atol=1e-5)
+        for param_name, param in model.named_parameters():
+            torch.testing.assert_close(stacked_grads[param_name][s], param.grad, rtol=1e-4, atol=1e-5)

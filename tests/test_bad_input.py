@@ -63,5 +63,5 @@ def test_unknown_profile_on_the_command_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", "profile=paper"], cwd=copy,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
-    assert "error: config: unknown profile 'paper'; valid choices: full, quick, smoke" in proc.stdout + proc.stderr
+    assert "error: config: unknown profile 'paper'; valid choices: full, quick, batched, gpu, smoke" in proc.stdout + proc.stderr
     assert not (copy / "results").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
@@ -78,13 +79,11 @@ def test_doctor_catches_state_leaking_across_episodes(leaky_agent):
 def non_scalar_loss_agent(monkeypatch):
     """Seed 000's bug: a loss that is a vector, not a scalar."""
     import bench.doctor as doctor
-    from bench.loss import LossTerms
-
     original = doctor.policy_gradient_loss
 
     def vector_loss(*args, **kwargs):
         terms = original(*args, **kwargs)
-        return LossTerms(terms.total * torch.ones(3), terms.policy, terms.value, terms.entropy, terms.baseline)
+        return dataclasses.replace(terms, total=terms.total * torch.ones(3))
 
     monkeypatch.setattr(doctor, "policy_gradient_loss", vector_loss)
 

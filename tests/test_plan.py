@@ -39,7 +39,8 @@ def test_a_run_shared_by_two_experiments_is_planned_once(config):
     total_memberships = sum(len(runs) for runs in plan.membership.values())
     assert len(plan.runs) < total_memberships
     table = plan_table(plan)
-    assert {row["experiment"] for row in table if row["run_dir"] == shared[0].directory(plan.results)} >= {"memory", "baseline"}
+    key = (shared[0].env, shared[0].agent, shared[0].variant, shared[0].seed)
+    assert {row["experiment"] for row in table if (row["env"], row["agent"], row["variant"], row["seed"]) == key} >= {"memory", "baseline"}
 
 
 def test_variant_names_keep_only_non_default_options(config):
@@ -86,3 +87,28 @@ def test_bad_config_is_one_clear_line(config, mutate, message):
         load_plan(config)
     text = str(error.value)
     assert message in text and "\n" not in text, text
+
+
+def test_seed_blocks_are_aligned_and_cover_every_run_once():
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    config["profiles"]["quick"].update(seeds=10, seeds_per_job=4)
+    plan = load_plan({**config, "profile": "quick"})
+    blocks = {job.seeds for job in plan.jobs}
+    assert blocks == {(0, 1, 2, 3), (4, 5, 6, 7), (8, 9)}
+    assert sum(len(job.seeds) for job in plan.jobs) == len(plan.runs)
+    run = next(r for r in plan.runs if r.seed == 9)
+    assert plan.directory(run).endswith(f"/{run.variant}/seeds8-9/seed9")
+    assert "--seeds 8 9" in plan.job_arguments(run.env, run.agent, run.variant, 8, 9)
+    with pytest.raises(KeyError, match="seeds8-9"):
+        plan.job_arguments(run.env, run.agent, run.variant, 8, 8)
+    # A last block of one seed is still a block (its own folder), not a single run.
+    config["profiles"]["quick"].update(seeds=9)
+    single = load_plan({**config, "profile": "quick"})
+    assert single.job_of(next(r for r in single.runs if r.seed == 8)).name == "seeds8-8"
+
+
+def test_profile_options_apply_to_every_run_of_the_profile():
+    config = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    plan = load_plan({**config, "profile": "batched"})
+    assert all(dict(run.options)["backend"] == "torch" for run in plan.runs)
+    assert plan.seeds_per_job == 10 and len(plan.jobs) * 10 == len(plan.runs)

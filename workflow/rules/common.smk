@@ -43,11 +43,15 @@ wildcard_constraints:
     agent=r"[A-Za-z0-9][A-Za-z0-9_.:-]*",
     variant=r"[A-Za-z0-9][A-Za-z0-9_.=,:-]*",
     seed=r"\d+",
+    first=r"\d+",
+    last=r"\d+",
 
 
 def run_infos(wildcards):
-    """run.json of every planned run."""
-    return [os.path.join(run.directory(PLAN.results), "run.json") for run in PLAN.runs]
+    """What the training jobs produce: every run.json, or every seed-block folder."""
+    if PLAN.seeds_per_job == 1:
+        return [os.path.join(PLAN.directory(run), "run.json") for run in PLAN.runs]
+    return [job.directory(PLAN.results) for job in PLAN.jobs]
 
 
 def doctor_tables(wildcards):
@@ -65,6 +69,38 @@ def train_arguments(wildcards):
     """The `python -m bench run` options of the run these wildcards name (shell-quoted)."""
     run = PLAN.find(wildcards.env, wildcards.agent, wildcards.variant, wildcards.seed)
     return PLAN.arguments(run)
+
+
+def seed_block_arguments(wildcards):
+    """The `python -m bench run --seeds ...` options of a block of seeds (shell-quoted)."""
+    return PLAN.job_arguments(
+        wildcards.env,
+        wildcards.agent,
+        wildcards.variant,
+        wildcards.first,
+        wildcards.last,
+    )
+
+
+def seed_folder_pattern(wildcards, output):
+    """`--out` of a seed block: one folder per seed inside the block's folder."""
+    return os.path.join(output[0], "seed{seed}")
+
+
+def seed_block_mem_mb(wildcards):
+    """Memory of a seed-block job: one run's, plus a little per extra seed."""
+    return 1000 + 100 * (PLAN.seeds_per_job - 1)
+
+
+def train_gpus(wildcards):
+    """A GPU for jobs whose runs ask for device cuda (the SLURM executor turns this into --gpus)."""
+    run = PLAN.find(
+        wildcards.env,
+        wildcards.agent,
+        wildcards.variant,
+        getattr(wildcards, "seed", None) or wildcards.first,
+    )
+    return 1 if dict(run.options).get("device") == "cuda" else 0
 
 
 def config_json(wildcards):

@@ -1,0 +1,380 @@
+"""Seed-batched training: S runs that differ only in their seed, in one process.
+
+The learning rule is the one of ``bench.train`` (complete episodes, the same
+loss, actor and critic clipped separately, Adam); what changes is the layout:
+
+- parameters of the S policies are stacked along a leading seed axis
+  (``torch.func.stack_module_state``) and every pass is ``vmap(functional_call)``,
+  so each layer becomes one batched matrix product over seeds;
+- recurrent layers run as matrix products (``agents.recurrence``), as ``nn.GRU``
+  has no batching rule;
+- environments are the torch-native twins, stepped as one ``[S, B, ...]`` batch;
+- every random number is counter-based (``bench.counter_rng``), addressed by
+  ``(seed's key, update, step, element)``, so a seed's run does not depend on
+  which other seeds share its batch (``tests/test_seed_batch.py``);
+- Adam runs on the stacked tensors; it is elementwise, so per-seed semantics
+  hold, and gradient norms are clipped per seed.
+
+Seeds whose budget is spent (or that diverged) are frozen: their parameters,
+optimiser state and baseline stop changing while the others finish.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from typing import Any
+
+import pandas as pd
+import torch
+from gymnasium import spaces
+from torch import nn
+from torch.func import functional_call, grad, stack_module_state, vmap
+
+from agents.recurrence import matmul_recurrence
+from bench import counter_rng
+from bench import envs as bench_envs
+from bench.config import RunConfig
+from bench.envs.torch_native import STATE_DTYPE, TorchEnv, make_torch_env
+from bench.loss import RunningMeanBaseline, policy_gradient_loss
+from bench.policy import Policy
+from bench.rollout import Rollout
+
+LOSS_TERMS = ("total", "policy", "value", "entropy", "baseline", "return_mean")
+TERM_COLUMNS = {"total": "loss", "policy": "policy_loss", "value": "value_loss", "entropy": "entropy",
+                "baseline": "baseline_mean"}
+
+
+def check_batchable(configs: list[RunConfig]) -> None:
+    """Seed batches share everything but the seed, and need the torch backend."""
+    if not configs:
+        raise ValueError("a seed batch needs at least one configuration")
+    first = dataclasses.replace(configs[0], seed=0)
+    for config in configs:
+        if dataclasses.replace(config, seed=0) != first:
+            raise ValueError(f"configurations of a seed batch may differ only in seed; got {config} and {configs[0]}")
+    seeds = [config.seed for config in configs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds of a batch must be distinct, got {seeds}")
+    if first.backend != "torch":
+        raise ValueError(f"seed-batched training needs backend 'torch', got {first.backend!r}")
+
+
+class StackedAdam:
+    """``torch.optim.Adam`` (no weight decay, no amsgrad) on parameters stacked over seeds.
+
+    Adam is elementwise, so one update of the stack is S independent updates.
+    ``active: [S]`` bool leaves frozen seeds (parameters and moments) untouched.
+    """
+
+    def __init__(self, params: dict[str, torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-5) -> None:
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.exp_avg = {name: torch.zeros_like(p) for name, p in params.items()}
+        self.exp_avg_sq = {name: torch.zeros_like(p) for name, p in params.items()}
+
+    def step(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], step: int,
+             active: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Parameters after Adam step number ``step`` (1-based; the same for every active seed)."""
+        beta1, beta2 = self.betas
+        step_size = self.lr / (1 - beta1**step)
+        bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+        updated = {}
+        for name, param in params.items():
+            keep = active.reshape((-1,) + (1,) * (param.dim() - 1))
+            g = grads[name]
+            exp_avg = torch.lerp(self.exp_avg[name], g, 1 - beta1)
+            exp_avg_sq = self.exp_avg_sq[name] * beta2 + (1 - beta2) * g * g
+            denom = exp_avg_sq.sqrt() / bias_correction2_sqrt + self.eps
+            self.exp_avg[name] = torch.where(keep, exp_avg, self.exp_avg[name])
+            self.exp_avg_sq[name] = torch.where(keep, exp_avg_sq, self.exp_avg_sq[name])
+            updated[name] = torch.where(keep, param - step_size * exp_avg / denom, param)
+        return updated
+
+
+def clip_per_seed(grads: dict[str, torch.Tensor], max_norm: float) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Clip the actor's and the critic's gradients separately, per seed (as ``clip_grad_norm_``).
+
+    Returns the clipped gradients and the actor's norm before clipping ``[S]``.
+    """
+    def norm(names: list[str]) -> torch.Tensor:
+        squares = [grads[name].flatten(1).square().sum(1) for name in names]
+        return torch.stack(squares).sum(0).sqrt()
+
+    groups = [[n for n in grads if not n.startswith("critic.")], [n for n in grads if n.startswith("critic.")]]
+    clipped = dict(grads)
+    actor_norm = norm(groups[0])
+    for names in groups:
+        if not names:
+            continue
+        total = actor_norm if names is groups[0] else norm(names)
+        coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
+        for name in names:
+            clipped[name] = grads[name] * coef.reshape((-1,) + (1,) * (grads[name].dim() - 1))
+    return clipped, actor_norm
+
+
+class _LossModule(nn.Module):
+    """The loss as a module, so that ``functional_call`` can swap in one seed's parameters."""
+
+    def __init__(self, policy: Policy, config: RunConfig) -> None:
+        super().__init__()
+        self.policy = policy
+        self.config = config
+
+    def forward(self, rollout: Rollout, running_mean: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+        terms = policy_gradient_loss(self.policy, rollout, self.config, running_mean)
+        return tuple(getattr(terms, name) for name in LOSS_TERMS)
+
+
+class SeedBatch:
+    """S policies as stacked tensors, with vmapped acting and loss-gradient functions."""
+
+    def __init__(self, policies: list[Policy], config: RunConfig, device: torch.device) -> None:
+        self.config = config
+        self.device = device
+        self.skeleton = copy.deepcopy(policies[0]).to("meta")
+        params, buffers = stack_module_state(policies)
+        self.params = {name: p.detach().to(device) for name, p in params.items()}
+        self.buffers = {name: b.to(device) for name, b in buffers.items()}
+        self.loss_module = _LossModule(self.skeleton, config)
+        self.head = self.skeleton.action_head
+
+    @property
+    def seeds(self) -> int:
+        return next(iter(self.params.values())).shape[0]
+
+    def act(self, obs: torch.Tensor, state: torch.Tensor, is_init: torch.Tensor,
+            noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step for every seed. obs: [S, B, obs_dim], state: [S, B, ...], noise: [S, B, noise_size]."""
+        def one_seed(params, buffers, obs, state, noise):
+            out = functional_call(self.skeleton, (params, buffers), (obs[None], is_init, state))
+            action = self.head.mode(out.dist) if noise is None else self.head.sample_with_noise(out.dist, noise[None])
+            return action[0], out.state
+
+        with torch.no_grad(), matmul_recurrence():
+            in_dims = (0, 0, 0, 0, None if noise is None else 0)
+            return vmap(one_seed, in_dims=in_dims)(self.params, self.buffers, obs, state, noise)
+
+    def gradients(self, rollout: Rollout, running_mean: torch.Tensor | None) -> tuple[dict, dict[str, torch.Tensor]]:
+        """Per-seed gradients of the loss ``{name: [S, ...]}`` and its terms ``[S]``.
+
+        Rollout tensors are ``[S, T(+1), B, ...]`` except ``is_init``, which all
+        seeds share. Each seed's gradient is computed on its own episodes, cut to
+        its own longest one, with exactly the shapes of a run alone: a batched
+        (vmapped) gradient would sum over the batch's longest episode and round
+        differently with the batch's size, and those last-bit differences grow
+        over training into different results for different groupings.
+        """
+        def loss(params, buffers, one: Rollout, baseline_value):
+            prefixed = ({f"policy.{k}": v for k, v in params.items()}, {f"policy.{k}": v for k, v in buffers.items()})
+            terms = functional_call(self.loss_module, prefixed, (one, baseline_value))
+            return terms[0], terms
+
+        per_seed_grads, per_seed_terms = [], []
+        lengths = rollout.valid.sum(1).amax(1).tolist()  # [S] longest episode of each seed
+        for s, steps in enumerate(lengths):
+            steps = max(int(steps), 1)
+            one = Rollout(rollout.obs[s, : steps + 1], rollout.is_init[: steps + 1], rollout.actions[s, :steps],
+                          rollout.rewards[s, :steps], rollout.terminated[s, :steps], rollout.truncated[s, :steps],
+                          rollout.valid[s, :steps])
+            params = {k: v[s] for k, v in self.params.items()}
+            buffers = {k: v[s] for k, v in self.buffers.items()}
+            grads, terms = grad(loss, has_aux=True)(params, buffers, one, None if running_mean is None else running_mean[s])
+            per_seed_grads.append(grads)
+            per_seed_terms.append(terms)
+        grads = {name: torch.stack([g[name] for g in per_seed_grads]) for name in self.params}
+        terms = {name: torch.stack([t[i] for t in per_seed_terms]) for i, name in enumerate(LOSS_TERMS)}
+        return grads, terms
+
+
+def collect(env: TorchEnv, batch: SeedBatch, keys: dict[str, torch.Tensor], update: int, num_envs: int,
+            active: torch.Tensor, evaluation: bool = False) -> Rollout:
+    """One complete episode per environment for every seed: tensors ``[S, T(+1), B, ...]``.
+
+    All ``S x B`` environments start together; an environment stops (its state is
+    frozen, later steps masked) once its episode ends, and collection stops when
+    every environment of every ``active`` seed has ended. Draws are addressed by
+    each seed's keys (``env``, ``actions``, ``eval_env``: ``[S]``) and
+    ``(update, step)``, never by position in the batch. ``evaluation`` takes the
+    distributions' modes and fresh starts from the ``eval_env`` keys.
+    """
+    device, seeds = batch.device, batch.seeds
+    reset_keys = keys["eval_env"] if evaluation else keys["env"]
+    uniforms = counter_rng.uniform(reset_keys, (update,), (num_envs, env.reset_draws), STATE_DTYPE)
+    state = env.reset_state(uniforms)
+    obs = env.observe(state)
+    policy_state = torch.stack([batch.skeleton.initial_state(num_envs, "cpu")] * seeds).to(device)
+    box = isinstance(env.action_space, spaces.Box)
+    if box:
+        low = torch.as_tensor(env.action_space.low, device=device)
+        high = torch.as_tensor(env.action_space.high, device=device)
+    running = active[:, None].expand(seeds, num_envs).clone()
+    first, later = (torch.full((1, num_envs), value, dtype=torch.bool, device=device) for value in (True, False))
+    obs_seq, actions, rewards, terminated, truncated, valid = [obs], [], [], [], [], []
+    step = 0
+    while bool(running.any()):
+        noise = None
+        if not evaluation:
+            draw = counter_rng.uniform if batch.head.noise_kind == "uniform" else counter_rng.normal
+            noise = draw(keys["actions"], (update, step), (num_envs, batch.head.noise_size))
+        action, policy_state = batch.act(obs, policy_state, first if step == 0 else later, noise)
+        env_action = torch.clamp(action, low, high) if box else action
+        next_state, reward, term = env.step(state, env_action)
+        trunc = torch.full_like(term, step + 1 >= env.max_episode_steps) & ~term
+        # Ended environments stay frozen (finite, masked) until the whole batch is done.
+        state = torch.where(running[..., None], next_state, state)
+        obs = env.observe(state)
+        obs_seq.append(obs)
+        actions.append(action)
+        rewards.append(torch.where(running, reward, torch.zeros_like(reward)).to(torch.float32))
+        terminated.append(term & running)
+        truncated.append(trunc & running)
+        valid.append(running)
+        running = running & ~(term | trunc)
+        step += 1
+    is_init = torch.zeros(step + 1, num_envs, dtype=torch.bool, device=device)
+    is_init[0] = True
+    return Rollout(obs=torch.stack(obs_seq, 1), is_init=is_init, actions=torch.stack(actions, 1),
+                   rewards=torch.stack(rewards, 1), terminated=torch.stack(terminated, 1),
+                   truncated=torch.stack(truncated, 1), valid=torch.stack(valid, 1))
+
+
+def episode_stats(rollout: Rollout, success_score: float) -> list[dict[str, float]]:
+    """Per-seed statistics of a batched rollout, computed as ``bench.train``'s are.
+
+    One transfer to the host, then NumPy per seed: a reduction over ``[S, B]``
+    would round differently with the batch size, and the tables must not depend
+    on which seeds shared a job.
+    """
+    returns = (rollout.rewards * rollout.valid).sum(1).double().cpu().numpy()  # [S, B]
+    lengths = rollout.valid.sum(1).double().cpu().numpy()
+    return [{
+        "episodes": float(len(row)),
+        "return_mean": float(row.mean()),
+        "return_std": float(row.std()),
+        "return_min": float(row.min()),
+        "return_max": float(row.max()),
+        "length_mean": float(length.mean()),
+        "success_rate": float((row >= success_score).mean()),
+    } for row, length in zip(returns, lengths)]
+
+
+def _first_non_finite(terms: dict[str, torch.Tensor], grad_norm: torch.Tensor) -> list[str | None]:
+    """Per seed, the name of the first NaN/inf loss term or gradient norm (None when all finite)."""
+    named = [(TERM_COLUMNS[n], terms[n]) for n in ("policy", "value", "entropy", "total")] + [("grad_norm", grad_norm)]
+    values = torch.stack([value for _, value in named], 1).cpu()  # [S, k]
+    problems = []
+    for row in values:
+        bad = [(name, float(v)) for (name, _), v in zip(named, row) if not math.isfinite(float(v))]
+        problems.append(f"{bad[0][0]} is {bad[0][1]}" if bad else None)
+    return problems
+
+
+def train_seed_batch(configs: list[RunConfig]) -> list[Any]:
+    """Train the runs of ``configs`` (validated, resolved, differing only in seed) as one batch.
+
+    Returns, per config in order, a ``bench.train.RunResult`` or the
+    ``bench.train.TrainingDiverged`` of that seed (with its partial metrics).
+    """
+    from bench.train import (RunResult, Streams, TrainingDiverged, configure_determinism, run_identity,
+                             seeded_policy, select_device)
+
+    check_batchable(configs)
+    config = configs[0]
+    if config.steps <= 0:
+        raise ValueError("train_seed_batch() needs a resolved step budget (config.steps > 0)")
+    device = select_device(config.device)
+    configure_determinism(device)
+    spec = bench_envs.spec_for(config.env)
+    env = make_torch_env(config.env)
+    streams = [Streams.from_seed(c.seed) for c in configs]
+
+    class _Spaces:  # what seeded_policy reads from an environment batch
+        single_observation_space, single_action_space = env.observation_space, env.action_space
+
+    policies = [seeded_policy(c, _Spaces, s.init, torch.device("cpu")) for c, s in zip(configs, streams)]
+    batch = SeedBatch(policies, config, device)
+    seeds = batch.seeds
+    keys = {name: counter_rng.seed_keys([getattr(s, name) for s in streams], device)
+            for name in ("env", "actions", "eval_env")}
+    optimiser = StackedAdam(batch.params, config.lr)
+    running_mean = (RunningMeanBaseline(config.baseline_rate, (seeds,), device)
+                    if config.baseline == "running_mean" else None)
+    max_norm = config.max_grad_norm if config.max_grad_norm > 0 else math.inf
+
+    active = torch.ones(seeds, dtype=torch.bool, device=device)
+    env_steps = torch.zeros(seeds, dtype=torch.long, device=device)
+    rows: list[list[dict[str, Any]]] = [[] for _ in configs]
+    failures: dict[int, str] = {}
+    updates = [0] * seeds
+    update, start = 0, time.perf_counter()
+    while bool(active.any()):
+        rollout = collect(env, batch, keys, update, config.num_envs, active)
+        grads, terms = batch.gradients(rollout, running_mean.value if running_mean else None)
+        grads, grad_norm = clip_per_seed(grads, max_norm)
+        problems = _first_non_finite(terms, grad_norm)
+        diverged = torch.tensor([p is not None for p in problems], device=device) & active
+        stepping = active & ~diverged
+        batch.params = optimiser.step(batch.params, grads, update + 1, stepping)
+        if running_mean is not None:
+            running_mean.update(terms["return_mean"], stepping)
+
+        lengths = rollout.valid.sum(1).sum(1)  # [S]
+        env_steps = torch.where(stepping, env_steps + lengths, env_steps)
+        stats = episode_stats(rollout, spec.success_score)
+        columns = {**{TERM_COLUMNS[n]: terms[n].double() for n in TERM_COLUMNS}, "grad_norm": grad_norm.double()}
+        table = torch.stack(list(columns.values()), 1).cpu().tolist()  # one transfer per update
+        steps_now, was_active, wall = env_steps.cpu().tolist(), active.cpu().tolist(), time.perf_counter() - start
+        episodes = 0
+        for s in range(seeds):
+            if not was_active[s]:
+                continue
+            if problems[s] is not None:
+                failures[s] = f"update {update}: {problems[s]} (not finite)"
+                continue
+            values = dict(zip(columns, table[s]))
+            episodes = (rows[s][-1]["episodes_total"] if rows[s] else 0) + int(stats[s]["episodes"])
+            rows[s].append({"phase": "train", "update": update, "env_steps": steps_now[s], "episodes_total": episodes,
+                            "wall_time": wall, **stats[s], **values})
+            updates[s] = update + 1
+        active = stepping & (env_steps < config.steps)
+        update += 1
+    train_seconds = time.perf_counter() - start
+
+    everyone = torch.ones(seeds, dtype=torch.bool, device=device)
+    final = episode_stats(collect(env, batch, keys, 0, config.eval_episodes, everyone, evaluation=True),
+                          spec.success_score)
+    total_steps = sum(r[-1]["env_steps"] for r in rows if r)
+    parameters = sum(p[0].numel() for p in batch.params.values())
+    outcomes: list[Any] = []
+    for s, run_config in enumerate(configs):
+        metrics = pd.DataFrame(rows[s])
+        if s in failures:
+            error = TrainingDiverged(failures[s])
+            error.metrics = metrics
+            outcomes.append(error)
+            continue
+        evaluation = final[s]
+        last = rows[s][-1]
+        eval_row = {"phase": "eval", "update": last["update"], "env_steps": last["env_steps"],
+                    "episodes_total": last["episodes_total"], "wall_time": time.perf_counter() - start, **evaluation}
+        info = {
+            **run_identity(run_config, device),
+            "status": "finished",
+            "parameters": parameters,
+            "updates": updates[s],
+            "env_steps": last["env_steps"],
+            "train_seconds": train_seconds,
+            "wall_seconds": time.perf_counter() - start,
+            "steps_per_second": last["env_steps"] / train_seconds if train_seconds > 0 else math.nan,
+            "seed_batch": [c.seed for c in configs],
+            "batch_steps_per_second": total_steps / train_seconds if train_seconds > 0 else math.nan,
+            "final_score": evaluation["return_mean"],
+            "final_success_rate": evaluation["success_rate"],
+            "normalised_score": spec.normalise(evaluation["return_mean"]),
+        }
+        outcomes.append(RunResult(pd.concat([metrics, pd.DataFrame([eval_row])], ignore_index=True), info))
+    return outcomes

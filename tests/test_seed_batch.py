@@ -1,0 +1,134 @@
+"""Seed-batched training: a seed's run does not depend on its batch; optimiser and clipping per seed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import pytest
+import torch
+
+from bench.config import RunConfig, validate
+from bench.seed_batch import StackedAdam, check_batchable, clip_per_seed, train_seed_batch
+from bench.train import TIMING_COLUMNS, train
+
+BATCH_ONLY_INFO = ("seed_batch", "batch_steps_per_second", "train_seconds", "wall_seconds", "steps_per_second")
+
+
+def _configs(seeds, **settings) -> list[RunConfig]:
+    base = validate(RunConfig(backend="torch", **settings))
+    return [dataclasses.replace(base, seed=seed) for seed in seeds]
+
+
+@pytest.mark.parametrize("settings", [
+    dict(env="CartPole-v1", agent="mlp", steps=4000),
+    dict(env="CartPole-P", agent="gru", steps=2500),
+    dict(env="Pendulum-v1", agent="lstm", steps=800, baseline="running_mean"),
+    dict(env="CueRecall", agent="window", steps=1500),
+], ids=["mlp", "gru", "lstm-gaussian-running-mean", "window"])
+def test_seed_three_alone_equals_seed_three_in_a_batch_of_eight(settings):
+    (alone,) = train_seed_batch(_configs([3], **settings))
+    batch = train_seed_batch(_configs(range(8), **settings))
+    inside = batch[3]
+    left, right = (r.metrics.drop(columns=list(TIMING_COLUMNS)) for r in (alone, inside))
+    # Counters (steps, updates, episodes) exactly; learning numbers bit for bit for
+    # discrete actions, to float tolerance for the Gaussian head (docs/performance.md).
+    for column in ("update", "env_steps", "episodes_total", "phase"):
+        assert left[column].tolist() == right[column].tolist()
+    exact = settings["env"] != "Pendulum-v1"
+    pd.testing.assert_frame_equal(left, right, check_exact=exact, **({} if exact else dict(rtol=1e-4, atol=1e-5)))
+    for key in ("final_score", "env_steps", "updates", "parameters"):
+        assert alone.info[key] == pytest.approx(inside.info[key], rel=1e-5)
+    # The other seeds are really different runs.
+    assert len({round(r.info["final_score"], 6) for r in batch}) > 1
+
+
+def test_batched_runs_follow_the_single_run_contract():
+    (result,) = train_seed_batch(_configs([0], env="DigitMatch-10", agent="mlp", steps=300))
+    reference = train(validate(RunConfig(env="DigitMatch-10", agent="mlp", steps=300)))
+    assert list(result.metrics.columns) == list(reference.metrics.columns)
+    assert set(reference.info) <= set(result.info) and set(result.info) - set(reference.info) <= set(BATCH_ONLY_INFO)
+    assert result.info["config"]["backend"] == "torch" and result.info["status"] == "finished"
+
+
+def test_train_on_the_torch_backend_is_a_batch_of_one():
+    config = _configs([2], env="GaussianTarget", agent="mlp", steps=300)[0]
+    single = train(config).metrics.drop(columns=list(TIMING_COLUMNS))
+    (batched,) = train_seed_batch([config])
+    pd.testing.assert_frame_equal(single, batched.metrics.drop(columns=list(TIMING_COLUMNS)), check_exact=True)
+
+
+def test_batched_training_learns():
+    # The seed-batched path is the same learning rule: it must learn the bandit too
+    # (chance is 0.1; a seed may lock one digit onto a wrong action, as on gymnasium's backend).
+    results = train_seed_batch(_configs(range(4), env="DigitMatch-10", agent="mlp", steps=50_000, entropy_coef=0.05))
+    rates = [r.info["final_success_rate"] for r in results]
+    assert sum(rates) / len(rates) >= 0.85 and max(rates) == 1.0
+
+
+def test_stacked_adam_matches_torch_adam_per_seed_and_freezes_inactive_seeds():
+    torch.manual_seed(0)
+    stacked = {"w": torch.randn(3, 4, 5)}
+    reference = [torch.nn.Parameter(stacked["w"][s].clone()) for s in range(3)]
+    optimisers = [torch.optim.Adam([p], lr=0.01, eps=1e-5) for p in reference]
+    adam = StackedAdam(stacked, lr=0.01)
+    active = torch.tensor([True, True, False])
+    frozen = stacked["w"][2].clone()
+    for step in range(1, 6):
+        grads = {"w": torch.randn(3, 4, 5)}
+        stacked = adam.step(stacked, grads, step, active)
+        for s in (0, 1):
+            reference[s].grad = grads["w"][s].clone()
+            optimisers[s].step()
+    for s in (0, 1):
+        torch.testing.assert_close(stacked["w"][s], reference[s].detach(), rtol=1e-6, atol=1e-7)
+    assert torch.equal(stacked["w"][2], frozen)
+
+
+def test_clipping_is_per_seed_and_separate_for_actor_and_critic():
+    grads = {"agent.w": torch.tensor([[3.0, 4.0], [0.3, 0.4]]), "critic.w": torch.tensor([[30.0, 40.0], [0.0, 0.1]])}
+    clipped, actor_norm = clip_per_seed(grads, max_norm=1.0)
+    torch.testing.assert_close(actor_norm, torch.tensor([5.0, 0.5]))
+    # Seed 0: both groups clipped to norm 1; seed 1: under the limit, unchanged.
+    assert clipped["agent.w"][0].norm().item() == pytest.approx(1.0, rel=1e-5)
+    assert clipped["critic.w"][0].norm().item() == pytest.approx(1.0, rel=1e-5)
+    assert torch.equal(clipped["agent.w"][1], grads["agent.w"][1])
+    assert torch.equal(clipped["critic.w"][1], grads["critic.w"][1])
+    # Same numbers as torch's clip_grad_norm_ for one seed's actor.
+    single = torch.nn.Parameter(torch.zeros(2))
+    single.grad = grads["agent.w"][0].clone()
+    torch.nn.utils.clip_grad_norm_([single], 1.0)
+    torch.testing.assert_close(clipped["agent.w"][0], single.grad)
+
+
+def test_one_diverging_seed_does_not_stop_or_change_the_others(monkeypatch):
+    import bench.seed_batch as seed_batch
+
+    settings = dict(env="DigitMatch-10", agent="mlp", steps=400)
+    clean = train_seed_batch(_configs([0, 1], **settings))
+    original = seed_batch._first_non_finite
+
+    def seed_one_diverges_at_update_3(terms, grad_norm):
+        problems = original(terms, grad_norm)
+        if seed_one_diverges_at_update_3.calls == 3:
+            problems[1] = "policy_loss is nan"
+        seed_one_diverges_at_update_3.calls += 1
+        return problems
+
+    seed_one_diverges_at_update_3.calls = 0
+    monkeypatch.setattr(seed_batch, "_first_non_finite", seed_one_diverges_at_update_3)
+    first, second = train_seed_batch(_configs([0, 1], **settings))
+    assert isinstance(second, Exception) and "update 3: policy_loss is nan" in str(second)
+    assert len(second.metrics) == 3  # the updates before it
+    pd.testing.assert_frame_equal(first.metrics.drop(columns=["wall_time"]),
+                                  clean[0].metrics.drop(columns=["wall_time"]), check_exact=False, rtol=1e-5)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda cs: [dataclasses.replace(c, backend="gym") for c in cs], "needs backend 'torch'"),
+    (lambda cs: [cs[0], dataclasses.replace(cs[1], lr=0.1)], "may differ only in seed"),
+    (lambda cs: [cs[0], cs[0]], "must be distinct"),
+])
+def test_batches_that_cannot_be_trained_together_are_refused(change, message):
+    with pytest.raises(ValueError, match=message):
+        check_batchable(change(_configs([0, 1], env="CartPole-v1")))
