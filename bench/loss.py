@@ -31,6 +31,7 @@ class RunningMeanBaseline:
 
     def update(self, batch_mean: torch.Tensor, where: torch.Tensor | bool = True) -> None:
         """Fold in ``batch_mean`` (same shape as the state) where ``where`` is true."""
+        where = torch.as_tensor(where, device=self._average.device)
         average = (1 - self.rate) * self._average + self.rate * batch_mean.detach()
         weight = (1 - self.rate) * self._weight + self.rate
         self._average = torch.where(where, average, self._average)
