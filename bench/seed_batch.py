@@ -214,11 +214,11 @@ def collect(env: TorchEnv, batch: SeedBatch, keys: dict[str, torch.Tensor], upda
     running = active[:, None].expand(seeds, num_envs).clone()
     first, later = (torch.full((1, num_envs), value, dtype=torch.bool, device=device) for value in (True, False))
     obs_seq, actions, rewards, terminated, truncated, valid = [obs], [], [], [], [], []
+    draw = counter_rng.uniform if batch.head.noise_kind == "uniform" else counter_rng.normal
     step = 0
     while bool(running.any()):
         noise = None
         if not evaluation:
-            draw = counter_rng.uniform if batch.head.noise_kind == "uniform" else counter_rng.normal
             noise = draw(keys["actions"], (update, step), (num_envs, batch.head.noise_size))
         action, policy_state = batch.act(obs, policy_state, first if step == 0 else later, noise)
         env_action = torch.clamp(action, low, high) if box else action
@@ -243,23 +243,17 @@ def collect(env: TorchEnv, batch: SeedBatch, keys: dict[str, torch.Tensor], upda
 
 
 def episode_stats(rollout: Rollout, success_score: float) -> list[dict[str, float]]:
-    """Per-seed statistics of a batched rollout, computed as ``bench.train``'s are.
+    """Per-seed statistics of a batched rollout, as ``bench.train`` logs them.
 
     One transfer to the host, then NumPy per seed: a reduction over ``[S, B]``
     would round differently with the batch size, and the tables must not depend
     on which seeds shared a job.
     """
+    from bench.train import episode_summary
+
     returns = (rollout.rewards * rollout.valid).sum(1).double().cpu().numpy()  # [S, B]
     lengths = rollout.valid.sum(1).double().cpu().numpy()
-    return [{
-        "episodes": float(len(row)),
-        "return_mean": float(row.mean()),
-        "return_std": float(row.std()),
-        "return_min": float(row.min()),
-        "return_max": float(row.max()),
-        "length_mean": float(length.mean()),
-        "success_rate": float((row >= success_score).mean()),
-    } for row, length in zip(returns, lengths)]
+    return [episode_summary(row, length, success_score) for row, length in zip(returns, lengths)]
 
 
 def _first_non_finite(terms: dict[str, torch.Tensor], grad_norm: torch.Tensor) -> list[str | None]:
@@ -292,10 +286,8 @@ def train_seed_batch(configs: list[RunConfig]) -> list[Any]:
     env = make_torch_env(config.env)
     streams = [Streams.from_seed(c.seed) for c in configs]
 
-    class _Spaces:  # what seeded_policy reads from an environment batch
-        single_observation_space, single_action_space = env.observation_space, env.action_space
-
-    policies = [seeded_policy(c, _Spaces, s.init, torch.device("cpu")) for c, s in zip(configs, streams)]
+    policies = [seeded_policy(c, env.observation_space, env.action_space, s.init, torch.device("cpu"))
+                for c, s in zip(configs, streams)]
     batch = SeedBatch(policies, config, device)
     seeds = batch.seeds
     keys = {name: counter_rng.seed_keys([getattr(s, name) for s in streams], device)

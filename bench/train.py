@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 import torch
@@ -25,7 +26,7 @@ from bench.loss import LossTerms, RunningMeanBaseline, policy_gradient_loss
 from bench.policy import Policy, build_policy
 from bench.provenance import describe_machine, git_commit, versions
 from bench.rollout import Rollout, collect_episodes
-from bench.vector import EnvBatch, make_env_batch
+from bench.vector import make_env_batch
 
 #: Columns that measure time, not learning: excluded from determinism checks.
 TIMING_COLUMNS = ("wall_time",)
@@ -80,11 +81,12 @@ def configure_determinism(device: torch.device) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def seeded_policy(config: RunConfig, envs: EnvBatch, init_seed: int, device: torch.device) -> Policy:
+def seeded_policy(config: RunConfig, observation_space: gym.Space, action_space: gym.Space, init_seed: int,
+                  device: torch.device) -> Policy:
     """Build the policy with weights drawn from ``init_seed`` (global RNG left untouched)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
-        policy = build_policy(config, envs.single_observation_space, envs.single_action_space)
+        policy = build_policy(config, observation_space, action_space)
     return policy.to(device)
 
 
@@ -101,17 +103,22 @@ def clip_gradients(policy: Policy, max_norm: float) -> torch.Tensor:
     return norm
 
 
-def _episode_stats(rollout: Rollout, success_score: float) -> dict[str, float]:
-    returns = rollout.episode_returns.double().cpu().numpy()
+def episode_summary(returns: np.ndarray, lengths: np.ndarray, success_score: float) -> dict[str, float]:
+    """The logged statistics of one batch of episodes: returns and lengths ``[B]`` (float64)."""
     return {
         "episodes": float(len(returns)),
         "return_mean": float(returns.mean()),
         "return_std": float(returns.std()),
         "return_min": float(returns.min()),
         "return_max": float(returns.max()),
-        "length_mean": float(rollout.lengths.double().mean().item()),
+        "length_mean": float(lengths.mean()),
         "success_rate": float((returns >= success_score).mean()),
     }
+
+
+def _episode_stats(rollout: Rollout, success_score: float) -> dict[str, float]:
+    return episode_summary(rollout.episode_returns.double().cpu().numpy(), rollout.lengths.double().cpu().numpy(),
+                           success_score)
 
 
 def _check_finite(update: int, terms: LossTerms, grad_norm: torch.Tensor) -> None:
@@ -160,7 +167,7 @@ def train(config: RunConfig, progress: bool = False) -> RunResult:
     spec = bench_envs.spec_for(config.env)
 
     envs = make_env_batch(config.env, config.num_envs, device, config.backend)
-    policy = seeded_policy(config, envs, streams.init, device)
+    policy = seeded_policy(config, envs.single_observation_space, envs.single_action_space, streams.init, device)
     optimiser = torch.optim.Adam(policy.parameters(), lr=config.lr, eps=1e-5)
     action_stream = torch.Generator(device=device).manual_seed(streams.actions)
     running_mean = RunningMeanBaseline(config.baseline_rate) if config.baseline == "running_mean" else None

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from bench.plan import load_plan
+from bench.plan import Plan, load_plan
 from tests.conftest import ROOT, copy_repository
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -43,12 +43,16 @@ def config_for(profile: str) -> dict:
     return config
 
 
-@pytest.mark.parametrize("profile", ["full", "quick"])
-def test_dry_run_job_counts(profile):
-    plan = load_plan(config_for(profile))
+def dry_run(profile: str) -> tuple[Plan, dict[str, int], str]:
+    """The plan of ``profile``, and the job counts and output of a forced dry run of it."""
     proc = snakemake("--dry-run", "--forceall", "--cores", "1", "--config", f"profile={profile}", timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    counts = planned_jobs(proc.stdout)
+    return load_plan(config_for(profile)), planned_jobs(proc.stdout), proc.stdout
+
+
+@pytest.mark.parametrize("profile", ["full", "quick"])
+def test_dry_run_job_counts(profile):
+    plan, counts, _ = dry_run(profile)
     assert counts["train"] == len(plan.runs)
     assert counts["doctor"] == len(plan.agents)
     assert counts["total"] == len(plan.runs) + len(plan.agents) + 5  # aggregate, analyse, figures, report, all
@@ -58,14 +62,11 @@ def test_dry_run_job_counts(profile):
 
 @pytest.mark.parametrize("profile", ["batched", "gpu"])
 def test_seed_blocks_make_one_job_per_block(profile):
-    plan = load_plan(config_for(profile))
-    proc = snakemake("--dry-run", "--forceall", "--cores", "1", "--config", f"profile={profile}", timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    counts = planned_jobs(proc.stdout)
+    plan, counts, output = dry_run(profile)
     assert "train" not in counts
     assert counts["train_seeds"] == len(plan.jobs) == len(plan.runs) // plan.seeds_per_job
     # Only the GPU profile's jobs ask for a GPU (SLURM turns the resource into --gpus).
-    assert ("gpu=1" in proc.stdout) == (profile == "gpu")
+    assert ("gpu=1" in output) == (profile == "gpu")
 
 
 def test_bad_config_stops_snakemake_before_any_job(tmp_path):
