@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 import subprocess
 from pathlib import Path
@@ -13,8 +14,9 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache  # once per process: a seed batch records it for every seed
 def git_commit() -> str:
-    """The checked-out commit, with ``-dirty`` if tracked files changed; ``unknown`` outside git."""
+    """The checked-out commit when first asked, with ``-dirty`` if tracked files changed; ``unknown`` outside git."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=10

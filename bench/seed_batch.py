@@ -25,13 +25,14 @@ import copy
 import dataclasses
 import math
 import time
-from typing import Any
+from typing import Any, Callable
 
 import pandas as pd
 import torch
 from gymnasium import spaces
 from torch import nn
 from torch.func import functional_call, grad, stack_module_state, vmap
+from torch.utils._pytree import tree_leaves, tree_map
 
 from agents.recurrence import matmul_recurrence
 from bench import counter_rng
@@ -132,8 +133,9 @@ class _LossModule(nn.Module):
 class SeedBatch:
     """S policies as stacked tensors, with vmapped acting and loss-gradient functions."""
 
-    def __init__(self, policies: list[Policy], config: RunConfig, device: torch.device) -> None:
+    def __init__(self, policies: list[Policy], config: RunConfig, max_steps: int, device: torch.device) -> None:
         self.config = config
+        self.max_steps = max_steps  # the environment's time limit, the longest possible episode
         self.device = device
         self.skeleton = copy.deepcopy(policies[0]).to("meta")
         params, buffers = stack_module_state(policies)
@@ -141,53 +143,123 @@ class SeedBatch:
         self.buffers = {name: b.to(device) for name, b in buffers.items()}
         self.loss_module = _LossModule(self.skeleton, config)
         self.head = self.skeleton.action_head
+        # (indices, the parameters they were gathered from, gathered parameters, gathered buffers)
+        self._subset: tuple[torch.Tensor, dict, dict, dict] | None = None
 
     @property
     def seeds(self) -> int:
         return next(iter(self.params.values())).shape[0]
 
-    def act(self, obs: torch.Tensor, state: torch.Tensor, is_init: torch.Tensor,
-            noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step for every seed. obs: [S, B, obs_dim], state: [S, B, ...], noise: [S, B, noise_size]."""
+    def act(self, obs: torch.Tensor, state: torch.Tensor, is_init: torch.Tensor, noise: torch.Tensor | None,
+            seeds: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step for the seeds ``seeds`` (indices ``[K]``; all S when None).
+
+        obs: [K, B, obs_dim], state: [K, B, ...], noise: [K, B, noise_size].
+        Returns actions [K, B(, action_dim)] and the next state [K, B, ...].
+        """
         def one_seed(params, buffers, obs, state, noise):
-            out = functional_call(self.skeleton, (params, buffers), (obs[None], is_init, state))
+            out = functional_call(self.skeleton, (params, buffers), (obs[None], is_init, state), tie_weights=False)
             action = self.head.mode(out.dist) if noise is None else self.head.sample_with_noise(out.dist, noise[None])
             return action[0], out.state
 
+        params, buffers = self.params, self.buffers
+        if seeds is not None:
+            # Collection asks for the same subset many steps in a row: gather the parameters once.
+            if self._subset is None or self._subset[0] is not seeds or self._subset[1] is not params:
+                self._subset = (seeds, params, {name: p[seeds] for name, p in params.items()},
+                                {name: b[seeds] for name, b in buffers.items()})
+            params, buffers = self._subset[2:]
         with torch.no_grad(), matmul_recurrence():
             in_dims = (0, 0, 0, 0, None if noise is None else 0)
-            return vmap(one_seed, in_dims=in_dims)(self.params, self.buffers, obs, state, noise)
+            return vmap_over_seeds(one_seed, in_dims, params, buffers, obs, state, noise)
 
-    def gradients(self, rollout: Rollout, running_mean: torch.Tensor | None) -> tuple[dict, dict[str, torch.Tensor]]:
+    def gradients(self, rollout: Rollout, running_mean: torch.Tensor | None,
+                  active: torch.Tensor) -> tuple[dict, dict[str, torch.Tensor]]:
         """Per-seed gradients of the loss ``{name: [S, ...]}`` and its terms ``[S]``.
 
         Rollout tensors are ``[S, T(+1), B, ...]`` except ``is_init``, which all
-        seeds share. Each seed's gradient is computed on its own episodes, cut to
-        its own longest one, with exactly the shapes of a run alone: a batched
-        (vmapped) gradient would sum over the batch's longest episode and round
-        differently with the batch's size, and those last-bit differences grow
-        over training into different results for different groupings.
+        seeds share. Seeds are grouped by the padded length of their own longest
+        episode (``padded_length``) and each group's gradients are one vmapped
+        call. A seed's arithmetic then has the same shapes whichever seeds share
+        its batch (batched matrix products round each seed's slice as a matrix
+        product alone would), so its gradient is the same bit for bit; a shared
+        padding to the batch's longest episode would not be. Inactive seeds get
+        zeros.
         """
-        def loss(params, buffers, one: Rollout, baseline_value):
+        def loss(params, buffers, obs, actions, rewards, terminated, truncated, valid, is_init, baseline_value):
             prefixed = ({f"policy.{k}": v for k, v in params.items()}, {f"policy.{k}": v for k, v in buffers.items()})
-            terms = functional_call(self.loss_module, prefixed, (one, baseline_value))
-            return terms[0], terms
+            one = Rollout(obs, is_init, actions, rewards, terminated, truncated, valid)
+            return functional_call(self.loss_module, prefixed, (one, baseline_value), tie_weights=False)
 
-        per_seed_grads, per_seed_terms = [], []
-        lengths = rollout.valid.sum(1).amax(1).tolist()  # [S] longest episode of each seed
-        for s, steps in enumerate(lengths):
-            steps = max(int(steps), 1)
-            one = Rollout(rollout.obs[s, : steps + 1], rollout.is_init[: steps + 1], rollout.actions[s, :steps],
-                          rollout.rewards[s, :steps], rollout.terminated[s, :steps], rollout.truncated[s, :steps],
-                          rollout.valid[s, :steps])
-            params = {k: v[s] for k, v in self.params.items()}
-            buffers = {k: v[s] for k, v in self.buffers.items()}
-            grads, terms = grad(loss, has_aux=True)(params, buffers, one, None if running_mean is None else running_mean[s])
-            per_seed_grads.append(grads)
-            per_seed_terms.append(terms)
-        grads = {name: torch.stack([g[name] for g in per_seed_grads]) for name in self.params}
-        terms = {name: torch.stack([t[i] for t in per_seed_terms]) for i, name in enumerate(LOSS_TERMS)}
+        in_dims = (0, 0, 0, 0, 0, 0, 0, 0, None, None if running_mean is None else 0)
+        grads = {name: torch.zeros_like(p) for name, p in self.params.items()}
+        terms = {name: torch.zeros(self.seeds, device=self.device) for name in LOSS_TERMS}
+        lengths = rollout.valid.sum(1).amax(1).clamp_min(1).tolist()  # [S] longest episode of each seed
+        groups: dict[int, list[int]] = {}
+        for s in torch.nonzero(active).flatten().tolist():
+            groups.setdefault(padded_length(lengths[s], self.max_steps), []).append(s)
+        for steps, members in groups.items():
+            index = torch.tensor(members, device=self.device)
+            part = _time_slice(rollout, index, steps)
+            baseline = None if running_mean is None else running_mean[index]
+            params = {k: v[index].requires_grad_() for k, v in self.params.items()}
+            buffers = {k: v[index] for k, v in self.buffers.items()}
+            with torch.enable_grad(), matmul_recurrence():
+                group_terms = vmap_over_seeds(loss, in_dims, params, buffers, part.obs, part.actions, part.rewards,
+                                              part.terminated, part.truncated, part.valid, part.is_init, baseline)
+                # Seeds share no parameters: the gradient of the sum is each seed's own gradient.
+                group_grads = torch.autograd.grad(group_terms[0].sum(), list(params.values()))
+            for name, value in zip(params, group_grads):
+                grads[name][index] = value
+            for i, name in enumerate(LOSS_TERMS):
+                terms[name][index] = group_terms[i].detach()
         return grads, terms
+
+
+def vmap_over_seeds(function: Callable, in_dims: tuple[int | None, ...], *args: Any) -> Any:
+    """``vmap(function, in_dims)(*args)`` over the seed axis, computed with at least two seeds.
+
+    vmap over a single seed runs unbatched kernels, and some of them round
+    differently from their batched form (a linear layer with one output becomes a
+    matrix-vector product). From two seeds on, every seed's slice goes through
+    the same batched kernels whatever the batch, so a lone seed is computed
+    twice and the copy dropped.
+    """
+    batched = [arg for arg, dim in zip(args, in_dims) if dim is not None]
+    if tree_leaves(batched)[0].shape[0] > 1:
+        return vmap(function, in_dims=in_dims)(*args)
+    doubled = [arg if dim is None else tree_map(lambda x: torch.cat([x, x]), arg) for arg, dim in zip(args, in_dims)]
+    return tree_map(lambda x: x[:1], vmap(function, in_dims=in_dims)(*doubled))
+
+
+def padded_length(longest: int, limit: int) -> int:
+    """Time steps a seed's gradient is computed over, a function of its own longest episode only.
+
+    Rounded up to two significant bits (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48,
+    ...), capped at the time limit: fine enough to waste little arithmetic,
+    coarse enough that seeds share a few vmapped calls (a recurrent agent pays
+    its per-step overhead once per call). Measured on CartPole at S = 64, this
+    beat both powers of two and three significant bits.
+    """
+    quantum = 1 << max(longest.bit_length() - 2, 0)
+    return min(-(-longest // quantum) * quantum, limit)
+
+
+def _time_slice(rollout: Rollout, index: torch.Tensor, steps: int) -> Rollout:
+    """Seeds ``index`` of a batched rollout, cut or zero-padded (masked) to ``steps`` time steps."""
+    def fit(tensor: torch.Tensor, length: int, time_dim: int) -> torch.Tensor:
+        tensor = tensor.narrow(time_dim, 0, min(length, tensor.shape[time_dim]))
+        missing = length - tensor.shape[time_dim]
+        if missing == 0:
+            return tensor
+        shape = list(tensor.shape)
+        shape[time_dim] = missing
+        return torch.cat([tensor, tensor.new_zeros(shape)], time_dim)
+
+    return Rollout(obs=fit(rollout.obs[index], steps + 1, 1), is_init=fit(rollout.is_init, steps + 1, 0),
+                   actions=fit(rollout.actions[index], steps, 1), rewards=fit(rollout.rewards[index], steps, 1),
+                   terminated=fit(rollout.terminated[index], steps, 1),
+                   truncated=fit(rollout.truncated[index], steps, 1), valid=fit(rollout.valid[index], steps, 1))
 
 
 def collect(env: TorchEnv, batch: SeedBatch, keys: dict[str, torch.Tensor], update: int, num_envs: int,
@@ -216,11 +288,24 @@ def collect(env: TorchEnv, batch: SeedBatch, keys: dict[str, torch.Tensor], upda
     obs_seq, actions, rewards, terminated, truncated, valid = [obs], [], [], [], [], []
     draw = counter_rng.uniform if batch.head.noise_kind == "uniform" else counter_rng.normal
     step = 0
+    action_keys = counter_rng.mix(keys["actions"], update)  # draws at (update, step) = at (step,) from these
+    stepping: torch.Tensor | None = None  # the seeds with an environment still running (None: all of them)
     while bool(running.any()):
+        alive = running.any(1)
+        if int(alive.sum()) < (seeds if stepping is None else len(stepping)):  # seeds only ever drop out
+            stepping = torch.nonzero(alive).flatten()
+        # Only those seeds are computed (the others' actions are never used), and a
+        # seed's draws do not depend on which others are computed with it.
+        pick = (lambda x: x) if stepping is None else (lambda x: x[stepping])
         noise = None
         if not evaluation:
-            noise = draw(keys["actions"], (update, step), (num_envs, batch.head.noise_size))
-        action, policy_state = batch.act(obs, policy_state, first if step == 0 else later, noise)
+            noise = draw(pick(action_keys), (step,), (num_envs, batch.head.noise_size))
+        action, next_policy_state = batch.act(pick(obs), pick(policy_state), first if step == 0 else later, noise,
+                                              stepping)
+        if stepping is not None:
+            action = action.new_zeros((seeds, *action.shape[1:])).index_copy_(0, stepping, action)
+            next_policy_state = policy_state.index_copy(0, stepping, next_policy_state)
+        policy_state = next_policy_state
         env_action = torch.clamp(action, low, high) if box else action
         next_state, reward, term = env.step(state, env_action)
         trunc = torch.full_like(term, step + 1 >= env.max_episode_steps) & ~term
@@ -288,7 +373,7 @@ def train_seed_batch(configs: list[RunConfig]) -> list[Any]:
 
     policies = [seeded_policy(c, env.observation_space, env.action_space, s.init, torch.device("cpu"))
                 for c, s in zip(configs, streams)]
-    batch = SeedBatch(policies, config, device)
+    batch = SeedBatch(policies, config, env.max_episode_steps, device)
     seeds = batch.seeds
     keys = {name: counter_rng.seed_keys([getattr(s, name) for s in streams], device)
             for name in ("env", "actions", "eval_env")}
@@ -305,7 +390,7 @@ def train_seed_batch(configs: list[RunConfig]) -> list[Any]:
     update, start = 0, time.perf_counter()
     while bool(active.any()):
         rollout = collect(env, batch, keys, update, config.num_envs, active)
-        grads, terms = batch.gradients(rollout, running_mean.value if running_mean else None)
+        grads, terms = batch.gradients(rollout, running_mean.value if running_mean else None, active)
         grads, grad_norm = clip_per_seed(grads, max_norm)
         problems = _first_non_finite(terms, grad_norm)
         diverged = torch.tensor([p is not None for p in problems], device=device) & active

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from bench.config import RunConfig, validate
-from bench.seed_batch import StackedAdam, check_batchable, clip_per_seed, train_seed_batch
+from bench.seed_batch import (StackedAdam, check_batchable, clip_per_seed, padded_length, train_seed_batch,
+                              vmap_over_seeds)
 from bench.train import TIMING_COLUMNS, train
 
 BATCH_ONLY_INFO = ("seed_batch", "batch_steps_per_second", "train_seconds", "wall_seconds", "steps_per_second")
@@ -25,20 +26,18 @@ def _configs(seeds, **settings) -> list[RunConfig]:
     dict(env="CartPole-P", agent="gru", steps=2500),
     dict(env="Pendulum-v1", agent="lstm", steps=800, baseline="running_mean"),
     dict(env="CueRecall", agent="window", steps=1500),
-], ids=["mlp", "gru", "lstm-gaussian-running-mean", "window"])
+    dict(env="MountainCarContinuous-v0", agent="gru_cell", steps=3000, baseline="critic", num_envs=5),
+], ids=["mlp", "gru", "lstm-gaussian-running-mean", "window", "gru_cell-gaussian-critic-odd-batch"])
 def test_seed_three_alone_equals_seed_three_in_a_batch_of_eight(settings):
     (alone,) = train_seed_batch(_configs([3], **settings))
     batch = train_seed_batch(_configs(range(8), **settings))
     inside = batch[3]
     left, right = (r.metrics.drop(columns=list(TIMING_COLUMNS)) for r in (alone, inside))
-    # Counters (steps, updates, episodes) exactly; learning numbers bit for bit for
-    # discrete actions, to float tolerance for the Gaussian head (docs/performance.md).
-    for column in ("update", "env_steps", "episodes_total", "phase"):
-        assert left[column].tolist() == right[column].tolist()
-    exact = settings["env"] != "Pendulum-v1"
-    pd.testing.assert_frame_equal(left, right, check_exact=exact, **({} if exact else dict(rtol=1e-4, atol=1e-5)))
+    # Every number bit for bit, Gaussian policies included (the issue asks for float
+    # tolerance; the pipeline needs more: last-bit differences grow over training).
+    pd.testing.assert_frame_equal(left, right, check_exact=True)
     for key in ("final_score", "env_steps", "updates", "parameters"):
-        assert alone.info[key] == pytest.approx(inside.info[key], rel=1e-5)
+        assert alone.info[key] == inside.info[key]
     # The other seeds are really different runs.
     assert len({round(r.info["final_score"], 6) for r in batch}) > 1
 
@@ -121,7 +120,7 @@ def test_one_diverging_seed_does_not_stop_or_change_the_others(monkeypatch):
     assert isinstance(second, Exception) and "update 3: policy_loss is nan" in str(second)
     assert len(second.metrics) == 3  # the updates before it
     pd.testing.assert_frame_equal(first.metrics.drop(columns=["wall_time"]),
-                                  clean[0].metrics.drop(columns=["wall_time"]), check_exact=False, rtol=1e-5)
+                                  clean[0].metrics.drop(columns=["wall_time"]), check_exact=True)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -132,3 +131,24 @@ def test_one_diverging_seed_does_not_stop_or_change_the_others(monkeypatch):
 def test_batches_that_cannot_be_trained_together_are_refused(change, message):
     with pytest.raises(ValueError, match=message):
         check_batchable(change(_configs([0, 1], env="CartPole-v1")))
+
+
+def test_a_lone_seed_is_computed_with_the_batched_kernels():
+    # A linear layer with one output is a matrix-vector product when vmapped over a
+    # single parameter set, which rounds differently from the batched product.
+    generator = torch.Generator().manual_seed(0)
+    x, weight = torch.randn(8, 37, 16, 64, generator=generator), torch.randn(8, 1, 64, generator=generator)
+
+    def linear(x, w):
+        return torch.nn.functional.linear(x, w)
+
+    in_batch = vmap_over_seeds(linear, (0, 0), x, weight)[3]
+    alone = vmap_over_seeds(linear, (0, 0), x[3:4], weight[3:4])[0]
+    assert torch.equal(alone, in_batch)
+
+
+@pytest.mark.parametrize("longest", [1, 2, 3, 5, 9, 17, 33, 100, 257, 499, 500])
+def test_padded_length_depends_on_the_seed_alone_and_pads_at_most_half(longest):
+    padded = padded_length(longest, limit=500)
+    assert longest <= padded <= min(500, 1.5 * longest)
+    assert padded_length(padded, limit=500) == padded  # already a bucket
