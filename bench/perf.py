@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import queue
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -69,9 +71,18 @@ def update_seconds(agent: str, episode_length: int = 500, batch: int = 16, repea
     return statistics.median(times)
 
 
+def peak_resident_mb() -> float:
+    """This process's peak resident memory (``VmHWM``; unlike ``ru_maxrss`` it is not inherited across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource  # not Linux: the rusage figure, in bytes on macOS and kilobytes elsewhere
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
+
+
 def _seed_batch_child(agent: str, seeds: int, steps_per_seed: int, device: str, results) -> None:
     import dataclasses
-    import resource
 
     from bench.seed_batch import train_seed_batch
 
@@ -82,7 +93,7 @@ def _seed_batch_child(agent: str, seeds: int, steps_per_seed: int, device: str, 
     if device == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = peak_resident_mb()
     results.put((outcomes[0].info["batch_steps_per_second"], peak))
 
 

@@ -31,7 +31,7 @@ import pandas as pd
 import torch
 from gymnasium import spaces
 from torch import nn
-from torch.func import functional_call, grad, stack_module_state, vmap
+from torch.func import functional_call, stack_module_state, vmap
 from torch.utils._pytree import tree_leaves, tree_map
 
 from agents.recurrence import matmul_recurrence
