@@ -63,7 +63,7 @@ def _train_all(configs: list[RunConfig], progress: bool) -> list:
     """Outcomes (result or divergence) in order: one seed batch on the torch backend, else one by one."""
     from bench.train import TrainingDiverged, train
 
-    if len(configs) > 1 and configs[0].backend == "torch":
+    if configs[0].backend == "torch":
         from bench.seed_batch import train_seed_batch
 
         return train_seed_batch(configs)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 
 from bench.policy import Policy
-from bench.vector import EnvBatch
+from bench.vector import GymBatch
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Rollout:
 
 
 def collect_episodes(
-    envs: EnvBatch,
+    envs: GymBatch,
     policy: Policy,
     generator: torch.Generator,
     device: torch.device,

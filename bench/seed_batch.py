@@ -352,14 +352,29 @@ def _first_non_finite(terms: dict[str, torch.Tensor], grad_norm: torch.Tensor) -
     return problems
 
 
+def build_seed_batch(configs: list[RunConfig], device: torch.device
+                     ) -> tuple[TorchEnv, SeedBatch, dict[str, torch.Tensor]]:
+    """The environment, the stacked policies (weights from each seed's init stream) and the
+    per-seed random keys (``env``, ``actions``, ``eval_env``: ``[S]``) of a seed batch."""
+    from bench.train import Streams, seeded_policy
+
+    config = configs[0]
+    env = make_torch_env(config.env)
+    streams = [Streams.from_seed(c.seed) for c in configs]
+    policies = [seeded_policy(c, env.observation_space, env.action_space, s.init, torch.device("cpu"))
+                for c, s in zip(configs, streams)]
+    keys = {name: counter_rng.seed_keys([getattr(s, name) for s in streams], device)
+            for name in ("env", "actions", "eval_env")}
+    return env, SeedBatch(policies, config, env.max_episode_steps, device), keys
+
+
 def train_seed_batch(configs: list[RunConfig]) -> list[Any]:
     """Train the runs of ``configs`` (validated, resolved, differing only in seed) as one batch.
 
     Returns, per config in order, a ``bench.train.RunResult`` or the
     ``bench.train.TrainingDiverged`` of that seed (with its partial metrics).
     """
-    from bench.train import (RunResult, Streams, TrainingDiverged, configure_determinism, run_identity,
-                             seeded_policy, select_device)
+    from bench.train import RunResult, TrainingDiverged, configure_determinism, run_identity, select_device
 
     check_batchable(configs)
     config = configs[0]
@@ -368,15 +383,8 @@ def train_seed_batch(configs: list[RunConfig]) -> list[Any]:
     device = select_device(config.device)
     configure_determinism(device)
     spec = bench_envs.spec_for(config.env)
-    env = make_torch_env(config.env)
-    streams = [Streams.from_seed(c.seed) for c in configs]
-
-    policies = [seeded_policy(c, env.observation_space, env.action_space, s.init, torch.device("cpu"))
-                for c, s in zip(configs, streams)]
-    batch = SeedBatch(policies, config, env.max_episode_steps, device)
+    env, batch, keys = build_seed_batch(configs, device)
     seeds = batch.seeds
-    keys = {name: counter_rng.seed_keys([getattr(s, name) for s in streams], device)
-            for name in ("env", "actions", "eval_env")}
     optimiser = StackedAdam(batch.params, config.lr)
     running_mean = (RunningMeanBaseline(config.baseline_rate, (seeds,), device)
                     if config.baseline == "running_mean" else None)

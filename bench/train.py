@@ -130,7 +130,7 @@ def _check_finite(update: int, terms: LossTerms, grad_norm: torch.Tensor) -> Non
 
 def evaluate(policy: Policy, config: RunConfig, seed: int, device: torch.device) -> dict[str, float]:
     """Mean return of the deterministic policy over ``eval_episodes`` fresh episodes."""
-    envs = make_env_batch(config.env, config.eval_episodes, device, config.backend)
+    envs = make_env_batch(config.env, config.eval_episodes, device)
     try:
         rollout = collect_episodes(envs, policy, torch.Generator(device=device), device, seed=seed, deterministic=True)
     finally:
@@ -166,7 +166,7 @@ def train(config: RunConfig, progress: bool = False) -> RunResult:
     streams = Streams.from_seed(config.seed)
     spec = bench_envs.spec_for(config.env)
 
-    envs = make_env_batch(config.env, config.num_envs, device, config.backend)
+    envs = make_env_batch(config.env, config.num_envs, device)
     policy = seeded_policy(config, envs.single_observation_space, envs.single_action_space, streams.init, device)
     optimiser = torch.optim.Adam(policy.parameters(), lr=config.lr, eps=1e-5)
     action_stream = torch.Generator(device=device).manual_seed(streams.actions)

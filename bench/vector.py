@@ -1,10 +1,10 @@
-"""Batches of environments behind one tensor interface, for either backend.
+"""Gymnasium vector environments behind a tensor interface (the ``gym`` backend).
 
 ``reset(seed) -> obs [B, obs_dim]`` and ``step(action [B, ...]) -> (obs, reward,
 terminated, truncated)``, all tensors on the run's device, with gymnasium's
-next-step autoreset. ``gym`` wraps a gymnasium vector environment (natively
-vectorised where gymnasium has it, else synchronous); ``torch`` uses the
-torch-native twin of a benchmark environment (``bench.envs.torch_native``).
+next-step autoreset; natively vectorised where gymnasium has it, else
+synchronous. The ``torch`` backend does not come through here: its runs are
+seed batches (``bench.seed_batch``) over the torch-native environments.
 """
 
 from __future__ import annotations
@@ -16,9 +16,7 @@ import numpy as np
 import torch
 
 from bench import envs as bench_envs
-from bench.envs.torch_native import TORCH_NATIVE_IDS, TorchVectorEnv, make_torch_env
 
-BACKENDS: tuple[str, ...] = ("gym", "torch")
 #: Episode cap for gymnasium ids registered without a time limit.
 FALLBACK_TIME_LIMIT = 1000
 
@@ -53,29 +51,6 @@ class GymBatch:
         self.envs.close()
 
 
-class TorchBatch:
-    """A ``TorchVectorEnv`` with the same interface (no copies, any device)."""
-
-    def __init__(self, env_id: str, num_envs: int, device: torch.device) -> None:
-        self.vector = TorchVectorEnv(make_torch_env(env_id), num_envs, device)
-        self.num_envs = num_envs
-        self.single_observation_space = self.vector.single_observation_space
-        self.single_action_space = self.vector.single_action_space
-
-    def reset(self, seed: int | None = None) -> torch.Tensor:
-        return self.vector.reset(seed=seed)[0]
-
-    def step(self, action: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        obs, reward, terminated, truncated, _ = self.vector.step(action)
-        return obs, reward, terminated, truncated
-
-    def close(self) -> None:
-        pass
-
-
-EnvBatch = GymBatch | TorchBatch
-
-
 def make_gym_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     bench_envs.register_with_gymnasium()
     spec = gym.spec(env_id)
@@ -86,12 +61,6 @@ def make_gym_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     return gym.make_vec(env_id, num_envs=num_envs)
 
 
-def make_env_batch(env_id: str, num_envs: int, device: torch.device, backend: str = "gym") -> EnvBatch:
-    """``num_envs`` environments of ``env_id`` on ``backend``; ``ValueError`` names the valid choices."""
-    if backend == "torch":
-        if env_id not in TORCH_NATIVE_IDS:
-            raise ValueError(f"backend 'torch' has no {env_id!r}; valid choices: {', '.join(TORCH_NATIVE_IDS)}")
-        return TorchBatch(env_id, num_envs, device)
-    if backend != "gym":
-        raise ValueError(f"unknown backend {backend!r}; valid choices: {', '.join(BACKENDS)}")
+def make_env_batch(env_id: str, num_envs: int, device: torch.device) -> GymBatch:
+    """``num_envs`` gymnasium environments of ``env_id``, speaking tensors on ``device``."""
     return GymBatch(make_gym_vector_env(env_id, num_envs), device)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from bench.config import RunConfig
@@ -11,17 +10,17 @@ from bench.train import seeded_policy
 from bench.vector import make_env_batch
 
 
-def _rollout(env_id="CartPole-v1", agent="mlp", num_envs=5, seed=7, backend="gym"):
-    envs = make_env_batch(env_id, num_envs, torch.device("cpu"), backend)
+def _rollout(env_id="CartPole-v1", agent="mlp", num_envs=5, seed=7):
+    envs = make_env_batch(env_id, num_envs, torch.device("cpu"))
     policy = seeded_policy(RunConfig(env=env_id, agent=agent), envs.single_observation_space, envs.single_action_space, 0,
                            torch.device("cpu"))
     rollout = collect_episodes(envs, policy, torch.Generator().manual_seed(0), torch.device("cpu"), seed=seed)
     return envs, rollout
 
 
-@pytest.mark.parametrize("backend", ["gym", "torch"])
-def test_each_column_is_exactly_one_episode(backend):
-    _, rollout = _rollout(backend=backend)
+def test_each_column_is_exactly_one_episode():
+    # The torch backend's collector: tests/test_seed_batch.py.
+    _, rollout = _rollout()
     ended = (rollout.terminated | rollout.truncated) & rollout.valid
     assert (ended.sum(0) == 1).all()  # one end per column, inside the valid region
     lengths = rollout.lengths
@@ -53,8 +52,7 @@ def test_same_seed_same_rollout_and_other_seed_differs():
     assert first.obs.shape != other.obs.shape or not torch.equal(first.obs, other.obs)
 
 
-@pytest.mark.parametrize("backend", ["gym", "torch"])
-def test_time_limit_shows_as_truncation(backend):
-    _, rollout = _rollout(env_id="Pendulum-v1", num_envs=2, backend=backend)
+def test_time_limit_shows_as_truncation():
+    _, rollout = _rollout(env_id="Pendulum-v1", num_envs=2)
     assert rollout.lengths.tolist() == [200, 200]
     assert rollout.truncated[199].all() and not rollout.terminated.any()

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from bench.config import RunConfig, validate
-from bench.seed_batch import (StackedAdam, check_batchable, clip_per_seed, padded_length, train_seed_batch,
-                              vmap_over_seeds)
+from bench.seed_batch import (StackedAdam, build_seed_batch, check_batchable, clip_per_seed, collect, padded_length,
+                              train_seed_batch, vmap_over_seeds)
 from bench.train import TIMING_COLUMNS, train
 
 BATCH_ONLY_INFO = ("seed_batch", "batch_steps_per_second", "train_seconds", "wall_seconds", "steps_per_second")
@@ -152,3 +152,35 @@ def test_padded_length_depends_on_the_seed_alone_and_pads_at_most_half(longest):
     padded = padded_length(longest, limit=500)
     assert longest <= padded <= min(500, 1.5 * longest)
     assert padded_length(padded, limit=500) == padded  # already a bucket
+
+
+def _collect(env_id: str, seeds: list[int], num_envs: int, active: list[bool] | None = None):
+    env, batch, keys = build_seed_batch(_configs(seeds, env=env_id), torch.device("cpu"))
+    running = torch.tensor(active if active is not None else [True] * len(seeds))
+    return collect(env, batch, keys, 0, num_envs, running)
+
+
+def test_collect_gives_each_seed_and_column_exactly_one_episode_and_skips_inactive_seeds():
+    rollout = _collect("CartPole-v1", [0, 1, 2], num_envs=5, active=[True, False, True])
+    ended = (rollout.terminated | rollout.truncated) & rollout.valid  # [S, T, B]
+    assert rollout.obs.shape[1] == rollout.rewards.shape[1] + 1
+    assert rollout.is_init[0].all() and not rollout.is_init[1:].any()
+    assert not rollout.valid[1].any()  # the inactive seed takes no step
+    for s in (0, 2):
+        assert (ended[s].sum(0) == 1).all()  # one end per column, inside the valid region
+        for b, length in enumerate(rollout.valid[s].sum(0).tolist()):
+            assert rollout.valid[s, :length, b].all() and not rollout.valid[s, length:, b].any()
+            assert ended[s, length - 1, b]
+            assert rollout.rewards[s, :length, b].sum() == length  # CartPole: +1 per step
+
+
+def test_collect_shows_the_time_limit_as_truncation():
+    rollout = _collect("Pendulum-v1", [0, 1], num_envs=2)
+    assert rollout.valid.sum(1).tolist() == [[200, 200], [200, 200]]
+    assert rollout.truncated[:, 199].all() and not rollout.terminated.any()
+
+
+def test_collect_same_seed_same_rollout_other_seed_differs():
+    first, again, other = (_collect("CartPole-v1", seeds, num_envs=4) for seeds in ([5], [5], [6]))
+    assert torch.equal(first.obs, again.obs) and torch.equal(first.actions, again.actions)
+    assert not torch.equal(first.obs[:, 0], other.obs[:, 0])  # different starts

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bench import envs  # noqa: F401  (registers the custom ids)
-from bench.envs.torch_native import TORCH_NATIVE_IDS, TorchVectorEnv, make_torch_env
+from bench.envs.torch_native import TORCH_NATIVE_IDS, make_torch_env
 
 TRANSITIONS = 10_000
 BATCH = 16
@@ -90,21 +90,3 @@ def test_reset_states_follow_the_reference_distributions():
     assert start.abs().max() <= 0.05 and start.abs().max() > 0.049
     pendulum = make_torch_env("Pendulum-v1").reset_state(torch.rand(10_000, 2, dtype=torch.float64))
     assert pendulum[:, 0].abs().max() <= np.pi and pendulum[:, 1].abs().max() <= 1.0
-
-
-def test_vector_env_applies_time_limits_and_next_step_autoreset():
-    vector = TorchVectorEnv(make_torch_env("Pendulum-v1"), num_envs=3, device=torch.device("cpu"))
-    vector.reset(seed=0)
-    for step in range(200):
-        _, _, terminated, truncated, _ = vector.step(torch.zeros(3, 1))
-        assert not terminated.any()
-        assert truncated.all() == (step == 199)
-    _, reward, terminated, truncated, _ = vector.step(torch.zeros(3, 1))  # the restart step
-    assert (reward == 0).all() and not (terminated | truncated).any() and (vector.elapsed == 0).all()
-
-
-def test_same_seed_same_resets():
-    first = TorchVectorEnv(make_torch_env("CartPole-v1"), 4, torch.device("cpu")).reset(seed=5)[0]
-    again = TorchVectorEnv(make_torch_env("CartPole-v1"), 4, torch.device("cpu")).reset(seed=5)[0]
-    other = TorchVectorEnv(make_torch_env("CartPole-v1"), 4, torch.device("cpu")).reset(seed=6)[0]
-    assert torch.equal(first, again) and not torch.equal(first, other)

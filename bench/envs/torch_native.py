@@ -8,8 +8,8 @@ Each environment is a set of pure functions of tensors shaped ``[*batch, ...]``
 - ``step(state, action)`` -> ``(next_state, reward, terminated)``;
 - ``observe(state)`` -> float32 observation ``[*batch, obs_dim]``.
 
-Time limits are applied by ``TorchVectorEnv``, which also gives a batch of them
-the small interface the rollout collector uses. Control tasks integrate in float64,
+Time limits (``max_episode_steps``) are applied by the collector
+(``bench.seed_batch.collect``). Control tasks integrate in float64,
 as gymnasium does, so trajectories agree with the references to float precision
 (``tests/test_torch_native.py`` drives both from identical states with identical
 actions). Observations are float32, like gymnasium's.
@@ -18,7 +18,6 @@ actions). Observations are float32, like gymnasium's.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
@@ -305,59 +304,3 @@ def make_torch_env(env_id: str) -> TorchEnv:
 
 TORCH_NATIVE_IDS = ("CartPole-v1", "CartPole-P", "Acrobot-v1", "Pendulum-v1", "Pendulum-P", "MountainCarContinuous-v0",
                     "DigitMatch-10", "DigitMatch-100", "GaussianTarget", "CueRecall")
-
-
-@dataclass
-class TorchVectorEnv:
-    """``num_envs`` copies of a ``TorchEnv`` with time limits and next-step autoreset.
-
-    Mirrors the part of gymnasium's ``VectorEnv`` interface the collector uses,
-    but takes and returns tensors on ``device``. Reset draws come from one
-    ``torch.Generator`` seeded by ``reset(seed=...)``.
-    """
-
-    env: TorchEnv
-    num_envs: int
-    device: torch.device
-
-    def __post_init__(self) -> None:
-        self.single_observation_space = self.env.observation_space
-        self.single_action_space = self.env.action_space
-        self.generator = torch.Generator(device=self.device)
-        self.state = torch.zeros(self.num_envs, self.env.state_dim, dtype=STATE_DTYPE, device=self.device)
-        self.elapsed = torch.zeros(self.num_envs, dtype=torch.long, device=self.device)
-        self.needs_reset = torch.zeros(self.num_envs, dtype=torch.bool, device=self.device)
-
-    def _fresh_states(self) -> torch.Tensor:
-        uniform = torch.rand(self.num_envs, self.env.reset_draws, generator=self.generator, device=self.device,
-                             dtype=STATE_DTYPE)
-        return self.env.reset_state(uniform)
-
-    def reset(self, seed: int | None = None):
-        if seed is not None:
-            self.generator.manual_seed(seed)
-        self.state = self._fresh_states()
-        self.elapsed.zero_()
-        self.needs_reset.zero_()
-        return self.env.observe(self.state), {}
-
-    def step(self, action: torch.Tensor):
-        action = torch.as_tensor(action, device=self.device)
-        next_state, reward, terminated = self.env.step(self.state, action)
-        elapsed = self.elapsed + 1
-        truncated = (elapsed >= self.env.max_episode_steps) & ~terminated
-        # Environments that ended on the previous step restart now (action ignored).
-        restarting = self.needs_reset
-        if restarting.any():
-            fresh = self._fresh_states()
-            next_state = torch.where(restarting[:, None], fresh, next_state)
-            reward = torch.where(restarting, torch.zeros_like(reward), reward)
-            terminated = terminated & ~restarting
-            truncated = truncated & ~restarting
-            elapsed = torch.where(restarting, torch.zeros_like(elapsed), elapsed)
-        self.state, self.elapsed = next_state, elapsed
-        self.needs_reset = terminated | truncated
-        return self.env.observe(next_state), reward, terminated, truncated, {}
-
-    def close(self) -> None:
-        pass
