@@ -33,6 +33,10 @@ class Agent(nn.Module, abc.ABC):
     feature_dim: int
     #: True when outputs may depend on earlier observations of the same episode.
     has_memory: bool = False
+    #: Most ``[T+1, B]`` rows one backward pass may keep activations for; longer
+    #: batches are split over their episodes (``bench.loss.column_chunks``), so
+    #: a job's memory stays bounded whatever the episode length. None: no limit.
+    max_loss_rows: int | None = None
 
     def __init__(self, obs_dim: int, hidden_size: int) -> None:
         super().__init__()

@@ -15,6 +15,7 @@ class GRUCellAgent(Agent):
     """GRUCell unrolled step by step; hidden state fed back, reset at episode starts."""
 
     has_memory = True
+    max_loss_rows = 8192  # ~4 KB kept for backward per row; a CartPole batch (501 x 16) fits
 
     def __init__(self, obs_dim: int, hidden_size: int) -> None:
         super().__init__(obs_dim, hidden_size)

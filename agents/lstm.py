@@ -15,6 +15,7 @@ class LSTMAgent(Agent):
     """LSTM layer over whole sequences; state (h, c) reset at episode starts."""
 
     has_memory = True
+    max_loss_rows = 8192  # ~9 KB kept for backward per row
 
     def __init__(self, obs_dim: int, hidden_size: int) -> None:
         super().__init__(obs_dim, hidden_size)

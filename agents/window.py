@@ -17,6 +17,7 @@ class WindowAgent(Agent):
     """GRU over a zero-padded window of the last 5 observations; no hidden state kept."""
 
     has_memory = True
+    max_loss_rows = 2048  # ~20 KB kept for backward per row (a GRU over k observations each)
 
     def __init__(self, obs_dim: int, hidden_size: int, window: int = WINDOW) -> None:
         super().__init__(obs_dim, hidden_size)

@@ -11,7 +11,7 @@ weights (no stale stored states). Environments that finish early keep stepping
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -48,6 +48,10 @@ class Rollout:
     def episode_returns(self) -> torch.Tensor:
         """[B] undiscounted episode returns."""
         return (self.rewards * self.valid).sum(0)
+
+    def columns(self, index: slice) -> "Rollout":
+        """The episodes ``index`` of the batch (views, env axis 1 of every field)."""
+        return Rollout(*(getattr(self, f.name)[:, index] for f in fields(self)))
 
 
 def collect_episodes(

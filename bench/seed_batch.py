@@ -12,7 +12,7 @@ loss, actor and critic clipped separately, Adam); what changes is the layout:
 - every random number is counter-based (``bench.counter_rng``), addressed by
   ``(seed's key, update, step, element)``, so a seed's run does not depend on
   which other seeds share its batch (``tests/test_seed_batch.py``);
-- Adam runs on the stacked tensors; it is elementwise, so per-seed semantics
+- Adam (``bench.optim.StackedAdam``) runs on the stacked tensors; it is elementwise, so per-seed semantics
   hold, and gradient norms are clipped per seed.
 
 Seeds whose budget is spent (or that diverged) are frozen: their parameters,
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import time
 from typing import Any, Callable
@@ -38,8 +39,9 @@ from agents.recurrence import matmul_recurrence
 from bench import counter_rng
 from bench import envs as bench_envs
 from bench.config import RunConfig
+from bench.optim import StackedAdam
 from bench.envs.torch_native import STATE_DTYPE, TorchEnv, make_torch_env
-from bench.loss import RunningMeanBaseline, policy_gradient_loss
+from bench.loss import RunningMeanBaseline, column_chunks, policy_gradient_loss
 from bench.policy import Policy
 from bench.rollout import Rollout
 
@@ -63,46 +65,19 @@ def check_batchable(configs: list[RunConfig]) -> None:
         raise ValueError(f"seed-batched training needs backend 'torch', got {first.backend!r}")
 
 
-class StackedAdam:
-    """``torch.optim.Adam`` (no weight decay, no amsgrad) on parameters stacked over seeds.
-
-    Adam is elementwise, so one update of the stack is S independent updates.
-    ``active: [S]`` bool leaves frozen seeds (parameters and moments) untouched.
-    """
-
-    def __init__(self, params: dict[str, torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-5) -> None:
-        self.lr, self.betas, self.eps = lr, betas, eps
-        self.exp_avg = {name: torch.zeros_like(p) for name, p in params.items()}
-        self.exp_avg_sq = {name: torch.zeros_like(p) for name, p in params.items()}
-
-    def step(self, params: dict[str, torch.Tensor], grads: dict[str, torch.Tensor], step: int,
-             active: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Parameters after Adam step number ``step`` (1-based; the same for every active seed)."""
-        beta1, beta2 = self.betas
-        step_size = self.lr / (1 - beta1**step)
-        bias_correction2_sqrt = math.sqrt(1 - beta2**step)
-        updated = {}
-        for name, param in params.items():
-            keep = active.reshape((-1,) + (1,) * (param.dim() - 1))
-            g = grads[name]
-            exp_avg = torch.lerp(self.exp_avg[name], g, 1 - beta1)
-            exp_avg_sq = self.exp_avg_sq[name] * beta2 + (1 - beta2) * g * g
-            denom = exp_avg_sq.sqrt() / bias_correction2_sqrt + self.eps
-            self.exp_avg[name] = torch.where(keep, exp_avg, self.exp_avg[name])
-            self.exp_avg_sq[name] = torch.where(keep, exp_avg_sq, self.exp_avg_sq[name])
-            updated[name] = torch.where(keep, param - step_size * exp_avg / denom, param)
-        return updated
-
-
 def clip_per_seed(grads: dict[str, torch.Tensor], max_norm: float) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Clip the actor's and the critic's gradients separately, per seed (as ``clip_grad_norm_``).
 
     Returns the clipped gradients and the actor's norm before clipping ``[S]``.
     """
     def norm(names: list[str]) -> torch.Tensor:
-        squares = [grads[name].flatten(1).square().sum(1) for name in names]
-        return torch.stack(squares).sum(0).sqrt()
+        # Summed parameter by parameter, elementwise over seeds: a reduction over a stacked
+        # [parameters, S] tensor takes another summation order when S = 1.
+        first = grads[names[0]]
+        total = first.new_zeros(first.shape[0])
+        for name in names:
+            total = total + grads[name].flatten(1).square().sum(1)
+        return total.sqrt()
 
     groups = [[n for n in grads if not n.startswith("critic.")], [n for n in grads if n.startswith("critic.")]]
     clipped = dict(grads)
@@ -125,8 +100,9 @@ class _LossModule(nn.Module):
         self.policy = policy
         self.config = config
 
-    def forward(self, rollout: Rollout, running_mean: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
-        terms = policy_gradient_loss(self.policy, rollout, self.config, running_mean)
+    def forward(self, rollout: Rollout, running_mean: torch.Tensor | None,
+                columns: slice | None) -> tuple[torch.Tensor, ...]:
+        terms = policy_gradient_loss(self.policy, rollout, self.config, running_mean, columns)
         return tuple(getattr(terms, name) for name in LOSS_TERMS)
 
 
@@ -186,10 +162,11 @@ class SeedBatch:
         padding to the batch's longest episode would not be. Inactive seeds get
         zeros.
         """
-        def loss(params, buffers, obs, actions, rewards, terminated, truncated, valid, is_init, baseline_value):
+        def loss(params, buffers, obs, actions, rewards, terminated, truncated, valid, is_init, baseline_value,
+                 columns=None):
             prefixed = ({f"policy.{k}": v for k, v in params.items()}, {f"policy.{k}": v for k, v in buffers.items()})
             one = Rollout(obs, is_init, actions, rewards, terminated, truncated, valid)
-            return functional_call(self.loss_module, prefixed, (one, baseline_value), tie_weights=False)
+            return functional_call(self.loss_module, prefixed, (one, baseline_value, columns), tie_weights=False)
 
         in_dims = (0, 0, 0, 0, 0, 0, 0, 0, None, None if running_mean is None else 0)
         grads = {name: torch.zeros_like(p) for name, p in self.params.items()}
@@ -204,15 +181,18 @@ class SeedBatch:
             baseline = None if running_mean is None else running_mean[index]
             params = {k: v[index].requires_grad_() for k, v in self.params.items()}
             buffers = {k: v[index] for k, v in self.buffers.items()}
-            with torch.enable_grad(), matmul_recurrence():
-                group_terms = vmap_over_seeds(loss, in_dims, params, buffers, part.obs, part.actions, part.rewards,
-                                              part.terminated, part.truncated, part.valid, part.is_init, baseline)
-                # Seeds share no parameters: the gradient of the sum is each seed's own gradient.
-                group_grads = torch.autograd.grad(group_terms[0].sum(), list(params.values()))
-            for name, value in zip(params, group_grads):
-                grads[name][index] = value
-            for i, name in enumerate(LOSS_TERMS):
-                terms[name][index] = group_terms[i].detach()
+            for columns in column_chunks(steps, part.rewards.shape[2], self.skeleton.agent.max_loss_rows):
+                with torch.enable_grad(), matmul_recurrence():
+                    chunk = functools.partial(loss, columns=columns)
+                    chunk_terms = vmap_over_seeds(chunk, in_dims, params, buffers, part.obs, part.actions,
+                                                  part.rewards, part.terminated, part.truncated, part.valid,
+                                                  part.is_init, baseline)
+                    # Seeds share no parameters: the gradient of the sum is each seed's own gradient.
+                    chunk_grads = torch.autograd.grad(chunk_terms[0].sum(), list(params.values()))
+                for name, value in zip(params, chunk_grads):
+                    grads[name][index] += value
+                for i, name in enumerate(LOSS_TERMS):
+                    terms[name][index] += chunk_terms[i].detach()
         return grads, terms
 
 

@@ -22,7 +22,8 @@ import torch
 
 from bench import envs as bench_envs
 from bench.config import RunConfig
-from bench.loss import LossTerms, RunningMeanBaseline, policy_gradient_loss
+from bench.loss import LossTerms, RunningMeanBaseline, column_chunks, policy_gradient_loss
+from bench.optim import Adam
 from bench.policy import Policy, build_policy
 from bench.provenance import describe_machine, git_commit, versions
 from bench.rollout import Rollout, collect_episodes
@@ -128,6 +129,17 @@ def _check_finite(update: int, terms: LossTerms, grad_norm: torch.Tensor) -> Non
             raise TrainingDiverged(f"update {update}: {name} is {value.item()} (not finite)")
 
 
+def accumulate_gradients(policy: Policy, rollout: Rollout, config: RunConfig,
+                         running_mean: torch.Tensor | None) -> LossTerms:
+    """Backward the update's loss into ``.grad``, one pass per column chunk; return its (detached) terms."""
+    parts = []
+    for columns in column_chunks(rollout.rewards.shape[0], rollout.rewards.shape[1], policy.agent.max_loss_rows):
+        part = policy_gradient_loss(policy, rollout, config, running_mean, columns)
+        part.total.backward()
+        parts.append(part)
+    return LossTerms.sum(parts)
+
+
 def evaluate(policy: Policy, config: RunConfig, seed: int, device: torch.device) -> dict[str, float]:
     """Mean return of the deterministic policy over ``eval_episodes`` fresh episodes."""
     envs = make_env_batch(config.env, config.eval_episodes, device)
@@ -168,7 +180,7 @@ def train(config: RunConfig, progress: bool = False) -> RunResult:
 
     envs = make_env_batch(config.env, config.num_envs, device)
     policy = seeded_policy(config, envs.single_observation_space, envs.single_action_space, streams.init, device)
-    optimiser = torch.optim.Adam(policy.parameters(), lr=config.lr, eps=1e-5)
+    optimiser = Adam(policy.parameters(), lr=config.lr, eps=1e-5)
     action_stream = torch.Generator(device=device).manual_seed(streams.actions)
     running_mean = RunningMeanBaseline(config.baseline_rate) if config.baseline == "running_mean" else None
     max_norm = config.max_grad_norm if config.max_grad_norm > 0 else math.inf
@@ -182,11 +194,10 @@ def train(config: RunConfig, progress: bool = False) -> RunResult:
             rollout = collect_episodes(
                 envs, policy, action_stream, device, seed=streams.env if update == 0 else None
             )
-            terms = policy_gradient_loss(policy, rollout, config, running_mean.value if running_mean else None)
+            optimiser.zero_grad()
+            terms = accumulate_gradients(policy, rollout, config, running_mean.value if running_mean else None)
             if running_mean is not None:
                 running_mean.update(terms.return_mean)
-            optimiser.zero_grad(set_to_none=True)
-            terms.total.backward()
             grad_norm = clip_gradients(policy, max_norm)
             _check_finite(update, terms, grad_norm)
             optimiser.step()

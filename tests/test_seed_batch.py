@@ -8,8 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
+import agents
+from bench import seed_batch
 from bench.config import RunConfig, validate
-from bench.seed_batch import (StackedAdam, build_seed_batch, check_batchable, clip_per_seed, collect, padded_length,
+from bench.loss import column_chunks
+from bench.seed_batch import (build_seed_batch, check_batchable, clip_per_seed, collect, padded_length,
                               train_seed_batch, vmap_over_seeds)
 from bench.train import TIMING_COLUMNS, train
 
@@ -42,6 +45,20 @@ def test_seed_three_alone_equals_seed_three_in_a_batch_of_eight(settings):
     assert len({round(r.info["final_score"], 6) for r in batch}) > 1
 
 
+def test_updates_split_over_episodes_are_the_same_alone_and_in_a_batch(monkeypatch):
+    # A long batch is split over its episodes (bench.loss.column_chunks) by the seed's
+    # own padded length, so the split, and every number, does not depend on the batch.
+    monkeypatch.setattr(agents.agent_class("gru_cell"), "max_loss_rows", 40)
+    splits = []
+    monkeypatch.setattr(seed_batch, "column_chunks", lambda *args: splits.append(column_chunks(*args)) or splits[-1])
+    settings = dict(env="CartPole-P", agent="gru_cell", steps=1200, num_envs=5, normalize_returns=True)
+    (alone,) = train_seed_batch(_configs([3], **settings))
+    inside = train_seed_batch(_configs(range(5), **settings))[3]
+    assert max(len(split) for split in splits) >= 3
+    left, right = (r.metrics.drop(columns=list(TIMING_COLUMNS)) for r in (alone, inside))
+    pd.testing.assert_frame_equal(left, right, check_exact=True)
+
+
 def test_batched_runs_follow_the_single_run_contract():
     (result,) = train_seed_batch(_configs([0], env="DigitMatch-10", agent="mlp", steps=300))
     reference = train(validate(RunConfig(env="DigitMatch-10", agent="mlp", steps=300)))
@@ -65,23 +82,16 @@ def test_batched_training_learns():
     assert sum(rates) / len(rates) >= 0.85 and max(rates) == 1.0
 
 
-def test_stacked_adam_matches_torch_adam_per_seed_and_freezes_inactive_seeds():
-    torch.manual_seed(0)
-    stacked = {"w": torch.randn(3, 4, 5)}
-    reference = [torch.nn.Parameter(stacked["w"][s].clone()) for s in range(3)]
-    optimisers = [torch.optim.Adam([p], lr=0.01, eps=1e-5) for p in reference]
-    adam = StackedAdam(stacked, lr=0.01)
-    active = torch.tensor([True, True, False])
-    frozen = stacked["w"][2].clone()
-    for step in range(1, 6):
-        grads = {"w": torch.randn(3, 4, 5)}
-        stacked = adam.step(stacked, grads, step, active)
-        for s in (0, 1):
-            reference[s].grad = grads["w"][s].clone()
-            optimisers[s].step()
-    for s in (0, 1):
-        torch.testing.assert_close(stacked["w"][s], reference[s].detach(), rtol=1e-6, atol=1e-7)
-    assert torch.equal(stacked["w"][2], frozen)
+def test_a_seeds_gradient_norm_does_not_depend_on_its_batch():
+    generator = torch.Generator().manual_seed(0)
+    shapes = {"agent.w": (64, 4), "agent.u": (192, 64), "agent.b": (192,), "head.w": (2, 64), "head.b": (2,),
+              "critic.w": (64, 4), "critic.b": (1,)}
+    for _ in range(20):
+        grads = {name: torch.randn(5, *shape, generator=generator) for name, shape in shapes.items()}
+        clipped, norm = clip_per_seed(grads, max_norm=0.5)
+        alone, alone_norm = clip_per_seed({name: g[3:4] for name, g in grads.items()}, max_norm=0.5)
+        assert torch.equal(norm[3:4], alone_norm)
+        assert all(torch.equal(clipped[name][3:4], alone[name]) for name in grads)
 
 
 def test_clipping_is_per_seed_and_separate_for_actor_and_critic():
