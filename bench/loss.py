@@ -107,9 +107,13 @@ def _moments(advantages: torch.Tensor, mask: torch.Tensor, count: torch.Tensor) 
     return mean, _masked_mean((advantages - mean) ** 2, mask, count).sqrt()
 
 
-def _batch_moments(policy: Policy, rollout: Rollout, config: RunConfig,
-                   running_mean: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and standard deviation of the whole batch's advantages (for a chunk's normalisation)."""
+def advantage_moments(policy: Policy, rollout: Rollout, config: RunConfig,
+                      running_mean: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation of the whole batch's advantages, without gradients.
+
+    A split update (``column_chunks``) computes them once and normalises every
+    part with them, so the parts add up to the one-pass loss.
+    """
     with torch.no_grad():
         values = policy.critic(rollout.obs, rollout.is_init) if policy.critic is not None else None
         returns, baseline = _returns_and_baseline(rollout, config, values, running_mean)
@@ -118,7 +122,7 @@ def _batch_moments(policy: Policy, rollout: Rollout, config: RunConfig,
 
 def policy_gradient_loss(
     policy: Policy, rollout: Rollout, config: RunConfig, running_mean: torch.Tensor | None = None,
-    columns: slice | None = None,
+    columns: slice | None = None, moments: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> LossTerms:
     """Recompute the batch with the current weights and build the loss.
 
@@ -127,7 +131,8 @@ def policy_gradient_loss(
     the running-mean baseline's current value (``baseline="running_mean"``).
     ``columns`` (from ``column_chunks``) restricts the loss to some episodes,
     scaled to the whole batch: the terms of a partition of the columns sum to
-    the whole batch's loss. No Python-side reads of tensor values: the function
+    the whole batch's loss. With ``normalize_returns``, ``moments`` are the whole
+    batch's (``advantage_moments``; computed here when not given). No Python-side reads of tensor values: the function
     runs under ``torch.func.vmap``.
     """
     count = _valid_count(rollout)
@@ -148,8 +153,10 @@ def policy_gradient_loss(
         value_loss = torch.zeros((), device=returns.device)
     advantages = returns - baseline
     if config.normalize_returns:
-        mean, std = (_moments(advantages, mask, count) if columns is None
-                     else _batch_moments(policy, rollout, config, running_mean))
+        if moments is None:
+            moments = (_moments(advantages, mask, count) if columns is None
+                       else advantage_moments(policy, rollout, config, running_mean))
+        mean, std = moments
         advantages = (advantages - mean) / (std + 1e-8)
     policy_loss = -_masked_mean(advantages.detach() * log_prob, mask, count)
     mean_entropy = _masked_mean(entropy, mask, count)

@@ -41,7 +41,7 @@ from bench import envs as bench_envs
 from bench.config import RunConfig
 from bench.optim import StackedAdam
 from bench.envs.torch_native import STATE_DTYPE, TorchEnv, make_torch_env
-from bench.loss import RunningMeanBaseline, column_chunks, policy_gradient_loss
+from bench.loss import RunningMeanBaseline, advantage_moments, column_chunks, policy_gradient_loss
 from bench.policy import Policy
 from bench.rollout import Rollout
 
@@ -101,9 +101,16 @@ class _LossModule(nn.Module):
         self.config = config
 
     def forward(self, rollout: Rollout, running_mean: torch.Tensor | None,
-                columns: slice | None) -> tuple[torch.Tensor, ...]:
-        terms = policy_gradient_loss(self.policy, rollout, self.config, running_mean, columns)
+                moments: tuple[torch.Tensor, torch.Tensor] | None, columns: slice | None) -> tuple[torch.Tensor, ...]:
+        terms = policy_gradient_loss(self.policy, rollout, self.config, running_mean, columns, moments)
         return tuple(getattr(terms, name) for name in LOSS_TERMS)
+
+
+class _MomentsModule(_LossModule):
+    """The whole batch's advantage moments, for the parts of a split update (same parameter names)."""
+
+    def forward(self, rollout: Rollout, running_mean: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        return advantage_moments(self.policy, rollout, self.config, running_mean)
 
 
 class SeedBatch:
@@ -118,6 +125,7 @@ class SeedBatch:
         self.params = {name: p.detach().to(device) for name, p in params.items()}
         self.buffers = {name: b.to(device) for name, b in buffers.items()}
         self.loss_module = _LossModule(self.skeleton, config)
+        self.moments_module = _MomentsModule(self.skeleton, config)
         self.head = self.skeleton.action_head
         # (indices, the parameters they were gathered from, gathered parameters, gathered buffers)
         self._subset: tuple[torch.Tensor, dict, dict, dict] | None = None
@@ -162,11 +170,10 @@ class SeedBatch:
         padding to the batch's longest episode would not be. Inactive seeds get
         zeros.
         """
-        def loss(params, buffers, obs, actions, rewards, terminated, truncated, valid, is_init, baseline_value,
-                 columns=None):
+        def call(module, params, buffers, obs, actions, rewards, terminated, truncated, valid, is_init, *args):
             prefixed = ({f"policy.{k}": v for k, v in params.items()}, {f"policy.{k}": v for k, v in buffers.items()})
             one = Rollout(obs, is_init, actions, rewards, terminated, truncated, valid)
-            return functional_call(self.loss_module, prefixed, (one, baseline_value, columns), tie_weights=False)
+            return functional_call(module, prefixed, (one, *args), tie_weights=False)
 
         in_dims = (0, 0, 0, 0, 0, 0, 0, 0, None, None if running_mean is None else 0)
         grads = {name: torch.zeros_like(p) for name, p in self.params.items()}
@@ -181,12 +188,17 @@ class SeedBatch:
             baseline = None if running_mean is None else running_mean[index]
             params = {k: v[index].requires_grad_() for k, v in self.params.items()}
             buffers = {k: v[index] for k, v in self.buffers.items()}
-            for columns in column_chunks(steps, part.rewards.shape[2], self.skeleton.agent.max_loss_rows):
+            inputs = (params, buffers, part.obs, part.actions, part.rewards, part.terminated, part.truncated,
+                      part.valid, part.is_init, baseline)
+            chunks = column_chunks(steps, part.rewards.shape[2], self.skeleton.agent.max_loss_rows)
+            moments = None
+            if len(chunks) > 1 and self.config.normalize_returns:  # once per group, shared by its parts
+                with matmul_recurrence():
+                    moments = vmap_over_seeds(functools.partial(call, self.moments_module), in_dims, *inputs)
+            for columns in chunks:
                 with torch.enable_grad(), matmul_recurrence():
-                    chunk = functools.partial(loss, columns=columns)
-                    chunk_terms = vmap_over_seeds(chunk, in_dims, params, buffers, part.obs, part.actions,
-                                                  part.rewards, part.terminated, part.truncated, part.valid,
-                                                  part.is_init, baseline)
+                    chunk_terms = vmap_over_seeds(lambda *a: call(self.loss_module, *a, columns),
+                                                  in_dims + (None if moments is None else 0,), *inputs, moments)
                     # Seeds share no parameters: the gradient of the sum is each seed's own gradient.
                     chunk_grads = torch.autograd.grad(chunk_terms[0].sum(), list(params.values()))
                 for name, value in zip(params, chunk_grads):

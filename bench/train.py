@@ -22,7 +22,7 @@ import torch
 
 from bench import envs as bench_envs
 from bench.config import RunConfig
-from bench.loss import LossTerms, RunningMeanBaseline, column_chunks, policy_gradient_loss
+from bench.loss import LossTerms, RunningMeanBaseline, advantage_moments, column_chunks, policy_gradient_loss
 from bench.optim import Adam
 from bench.policy import Policy, build_policy
 from bench.provenance import describe_machine, git_commit, versions
@@ -132,9 +132,12 @@ def _check_finite(update: int, terms: LossTerms, grad_norm: torch.Tensor) -> Non
 def accumulate_gradients(policy: Policy, rollout: Rollout, config: RunConfig,
                          running_mean: torch.Tensor | None) -> LossTerms:
     """Backward the update's loss into ``.grad``, one pass per column chunk; return its (detached) terms."""
+    chunks = column_chunks(rollout.rewards.shape[0], rollout.rewards.shape[1], policy.agent.max_loss_rows)
+    moments = (advantage_moments(policy, rollout, config, running_mean)
+               if len(chunks) > 1 and config.normalize_returns else None)
     parts = []
-    for columns in column_chunks(rollout.rewards.shape[0], rollout.rewards.shape[1], policy.agent.max_loss_rows):
-        part = policy_gradient_loss(policy, rollout, config, running_mean, columns)
+    for columns in chunks:
+        part = policy_gradient_loss(policy, rollout, config, running_mean, columns, moments)
         part.total.backward()
         parts.append(part)
     return LossTerms.sum(parts)

@@ -111,3 +111,24 @@ def test_activations_kept_for_backward_stay_bounded_on_the_longest_episodes(agen
     assert _saved_bytes(policy, rollout, config, largest) <= 80e6
     if agent == "window":
         assert len(chunks) > 1 and _saved_bytes(policy, rollout, config, None) > 80e6
+
+
+def test_a_split_training_update_shares_one_computation_of_the_moments(monkeypatch):
+    from bench import loss as loss_module
+    from bench import train as train_module
+
+    config = validate(RunConfig(agent="gru", baseline="critic", normalize_returns=True, steps=1, hidden_size=8))
+    policy = _policy("gru", config)
+    rollout = _rollout(steps=12, batch=7)
+    whole, whole_grads = _loss_and_gradients(policy, rollout, config, None, [None])
+    monkeypatch.setattr(policy.agent, "max_loss_rows", 13 * 2)
+    calls, original = [], loss_module.advantage_moments
+    counted = lambda *args: calls.append(1) or original(*args)  # noqa: E731
+    monkeypatch.setattr(train_module, "advantage_moments", counted)
+    monkeypatch.setattr(loss_module, "advantage_moments", lambda *args: pytest.fail("moments recomputed per part"))
+    policy.zero_grad(set_to_none=True)
+    split = train_module.accumulate_gradients(policy, rollout, config, None)
+    assert len(calls) == 1
+    torch.testing.assert_close(split.total, whole.total, rtol=1e-5, atol=1e-6)
+    for mine, reference in zip([p.grad for p in policy.parameters()], whole_grads):
+        torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-6)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import agents
+import bench.loss
 from bench import seed_batch
 from bench.config import RunConfig, validate
 from bench.loss import column_chunks
@@ -51,6 +52,8 @@ def test_updates_split_over_episodes_are_the_same_alone_and_in_a_batch(monkeypat
     monkeypatch.setattr(agents.agent_class("gru_cell"), "max_loss_rows", 40)
     splits = []
     monkeypatch.setattr(seed_batch, "column_chunks", lambda *args: splits.append(column_chunks(*args)) or splits[-1])
+    # The whole batch's advantage moments are computed once per group, not once per part.
+    monkeypatch.setattr(bench.loss, "advantage_moments", lambda *args: pytest.fail("moments recomputed per part"))
     settings = dict(env="CartPole-P", agent="gru_cell", steps=1200, num_envs=5, normalize_returns=True)
     (alone,) = train_seed_batch(_configs([3], **settings))
     inside = train_seed_batch(_configs(range(5), **settings))[3]
