@@ -38,6 +38,7 @@ from torch.utils._pytree import tree_leaves, tree_map
 from agents.recurrence import matmul_recurrence
 from bench import counter_rng
 from bench import envs as bench_envs
+from bench.allocator import keep_freed_memory
 from bench.config import RunConfig
 from bench.optim import StackedAdam
 from bench.envs.torch_native import STATE_DTYPE, TorchEnv, make_torch_env
@@ -45,6 +46,10 @@ from bench.loss import RunningMeanBaseline, advantage_moments, column_chunks, po
 from bench.policy import Policy
 from bench.rollout import Rollout
 
+# While acting, the computed seeds are reselected (and their parameters gathered again)
+# once the live ones drop to this fraction of them: seeds end one at a time, and
+# regathering every layer for each would cost more than computing a few ended seeds.
+RESELECT_FRACTION = 0.75
 LOSS_TERMS = ("total", "policy", "value", "entropy", "baseline", "return_mean")
 TERM_COLUMNS = {"total": "loss", "policy": "policy_loss", "value": "value_loss", "entropy": "entropy",
                 "baseline": "baseline_mean"}
@@ -281,10 +286,10 @@ def collect(env: TorchEnv, batch: SeedBatch, keys: dict[str, torch.Tensor], upda
     draw = counter_rng.uniform if batch.head.noise_kind == "uniform" else counter_rng.normal
     step = 0
     action_keys = counter_rng.mix(keys["actions"], update)  # draws at (update, step) = at (step,) from these
-    stepping: torch.Tensor | None = None  # the seeds with an environment still running (None: all of them)
+    stepping: torch.Tensor | None = None  # the seeds computed (None: all of them), a superset of the live ones
     while bool(running.any()):
         alive = running.any(1)
-        if int(alive.sum()) < (seeds if stepping is None else len(stepping)):  # seeds only ever drop out
+        if int(alive.sum()) <= RESELECT_FRACTION * (seeds if stepping is None else len(stepping)):
             stepping = torch.nonzero(alive).flatten()
         # Only those seeds are computed (the others' actions are never used), and a
         # seed's draws do not depend on which others are computed with it.
@@ -374,6 +379,7 @@ def train_seed_batch(configs: list[RunConfig]) -> list[Any]:
         raise ValueError("train_seed_batch() needs a resolved step budget (config.steps > 0)")
     device = select_device(config.device)
     configure_determinism(device)
+    keep_freed_memory()  # a batch's tensors are megabytes, reallocated every step
     spec = bench_envs.spec_for(config.env)
     env, batch, keys = build_seed_batch(configs, device)
     seeds = batch.seeds

@@ -1,0 +1,40 @@
+"""Keep freed memory in the process, for seed batches: they reallocate the same large tensors every step.
+
+glibc's ``malloc`` serves blocks above ``M_MMAP_THRESHOLD`` with fresh ``mmap``
+pages and gives heap memory above ``M_TRIM_THRESHOLD`` back to the kernel; both
+adapt to the sizes freed so far, but a seed batch's tensors (a few hundred
+kilobytes while acting, megabytes in the loss) still kept being returned and
+faulted in again: 415,000-438,000 page faults in one 64-seed mlp batch of 5,000
+steps per seed, 96,000-98,000 with both thresholds raised, and 8-13 % less CPU
+time (``docs/performance.md``). The peak resident memory of that batch did not
+change (489-522 MB against 490-512 MB).
+
+Single runs keep glibc's defaults: their tensors are small, the page faults they
+save did not show in their speed, and with the fixed thresholds one ``lstm``
+job's peak depended on the heap's layout (454 or 688 MB, with the same numbers).
+
+Not glibc (macOS, musl): nothing to do, and nothing is done.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+
+M_TRIM_THRESHOLD = -1  # mallopt parameter numbers, from glibc's malloc.h
+M_MMAP_THRESHOLD = -3
+MMAP_THRESHOLD_BYTES = 32 << 20  # glibc's largest allowed value on 64-bit (HEAP_MAX_SIZE / 2)
+TRIM_THRESHOLD_BYTES = 256 << 20
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Raise glibc's mmap and trim thresholds for this process; True if they were set (once per process)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # no glibc
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
