@@ -4,13 +4,13 @@ glibc's ``malloc`` serves blocks above ``M_MMAP_THRESHOLD`` with fresh ``mmap``
 pages and gives heap memory above ``M_TRIM_THRESHOLD`` back to the kernel; both
 adapt to the sizes freed so far, but a seed batch's tensors (a few hundred
 kilobytes while acting, megabytes in the loss) still kept being returned and
-faulted in again: 415,000-438,000 page faults in one 64-seed mlp batch of 5,000
-steps per seed, 96,000-98,000 with both thresholds raised, and 8-13 % less CPU
-time (``docs/performance.md``). The peak resident memory of that batch did not
-change (489-522 MB against 490-512 MB).
+faulted in again. With both thresholds raised, a 64-seed mlp batch of 5,000
+steps per seed faults about 100,000 times instead of 420,000-450,000 and takes
+9 % less CPU time, for 12-25 MB more peak memory (``docs/performance.md`` gives
+the command).
 
 Single runs keep glibc's defaults: their tensors are small, the page faults they
-save did not show in their speed, and with the fixed thresholds one ``lstm``
+would save did not show in their speed, and with fixed thresholds one ``lstm``
 job's peak depended on the heap's layout (454 or 688 MB, with the same numbers).
 
 Not glibc (macOS, musl): nothing to do, and nothing is done.

@@ -132,8 +132,8 @@ def policy_gradient_loss(
     ``columns`` (from ``column_chunks``) restricts the loss to some episodes,
     scaled to the whole batch: the terms of a partition of the columns sum to
     the whole batch's loss. With ``normalize_returns``, ``moments`` are the whole
-    batch's (``advantage_moments``; computed here when not given). No Python-side reads of tensor values: the function
-    runs under ``torch.func.vmap``.
+    batch's (``advantage_moments``; computed here when not given). No
+    Python-side reads of tensor values: the function runs under ``torch.func.vmap``.
     """
     count = _valid_count(rollout)
     part = rollout if columns is None else rollout.columns(columns)

@@ -23,6 +23,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -81,12 +82,11 @@ def peak_resident_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 1024)
 
 
-def _seed_batch_child(agent: str, seeds: int, steps_per_seed: int, device: str, results) -> None:
+def _seed_batch_here(agent: str, seeds: int, steps_per_seed: int, device: str) -> tuple[float, float]:
     import dataclasses
 
     from bench.seed_batch import train_seed_batch
 
-    torch.set_num_threads(1)
     base = RunConfig(env="CartPole-v1", agent=agent, steps=steps_per_seed, eval_episodes=1, backend="torch",
                      device=device)
     outcomes = train_seed_batch([dataclasses.replace(base, seed=seed) for seed in range(seeds)])
@@ -94,7 +94,36 @@ def _seed_batch_child(agent: str, seeds: int, steps_per_seed: int, device: str, 
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = peak_resident_mb()
-    results.put((outcomes[0].info["batch_steps_per_second"], peak))
+    return outcomes[0].info["batch_steps_per_second"], peak
+
+
+def _child(function: Callable[..., Any], args: tuple, results) -> None:
+    torch.set_num_threads(1)
+    results.put(function(*args))
+
+
+def in_fresh_process(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` in a fresh (spawned) process, with one torch thread.
+
+    Used for whatever changes its process: a seed batch's peak memory is its
+    own, as in the pipeline, and the allocator settings a seed batch makes
+    (``bench.allocator``) do not reach the single runs measured after it.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    child = context.Process(target=_child, args=(function, args, results))
+    child.start()
+    while True:
+        try:
+            value = results.get(timeout=1.0)
+            break
+        except queue.Empty:
+            if not child.is_alive():
+                raise RuntimeError(f"the measurement {function.__name__}{args} died: exit code {child.exitcode}")
+    child.join()
+    return value
 
 
 def seed_batch_figures(agent: str, seeds: int, steps_per_seed: int, device: str) -> tuple[float, float]:
@@ -103,21 +132,7 @@ def seed_batch_figures(agent: str, seeds: int, steps_per_seed: int, device: str)
     Each size runs in a fresh process, so the peak (resident memory on CPU,
     allocated memory on CUDA) is that job's own, as in the pipeline.
     """
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    child = context.Process(target=_seed_batch_child, args=(agent, seeds, steps_per_seed, device, results))
-    child.start()
-    while True:
-        try:
-            figures = results.get(timeout=1.0)
-            break
-        except queue.Empty:
-            if not child.is_alive():
-                raise RuntimeError(f"the seed-batch measurement ({agent}, S={seeds}) died: exit code {child.exitcode}")
-    child.join()
-    return figures
+    return in_fresh_process(_seed_batch_here, agent, seeds, steps_per_seed, device)
 
 
 def _one_process_per_seed(agent: str, steps: int) -> float:
@@ -146,7 +161,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"rpg-bench perf: CartPole-v1, one CPU thread, torch {torch.__version__}")
     print(f"\n== environment steps per second ({steps} steps of training each)")
     figures = {name: steps_per_second(name, steps) for name in names}
-    torch_figures = {name: steps_per_second(name, steps, backend="torch") for name in names}
+    # The torch backend runs a seed batch of one, which changes its process (in_fresh_process).
+    torch_figures = {name: in_fresh_process(steps_per_second, name, steps, "torch") for name in names}
     reference = figures.get("mlp")
     sb3 = sb3_reference(steps // 2)
     print(f"{'variant':<12} {'gym steps/s':>12} {'x mlp':>7} {'x SB3 A2C':>10} {'torch steps/s':>14} {'torch/gym':>10}")
