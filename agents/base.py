@@ -2,7 +2,7 @@
 
 An *agent* is the torso of a policy: it turns observations into features and
 carries whatever memory the variant has. Heads (action distribution, value) are
-chosen from the action space by ``bench.policy`` and are not the agent's job.
+chosen from the action space by ``bench.learn.policy`` and are not the agent's job.
 
 Conventions (shared with the rest of rpg-bench):
 
@@ -34,7 +34,7 @@ class Agent(nn.Module, abc.ABC):
     #: True when outputs may depend on earlier observations of the same episode.
     has_memory: bool = False
     #: Most ``[T+1, B]`` rows one backward pass may keep activations for; longer
-    #: batches are split over their episodes (``bench.loss.column_chunks``), so
+    #: batches are split over their episodes (``bench.learn.loss.column_chunks``), so
     #: a job's memory stays bounded whatever the episode length. None: no limit.
     max_loss_rows: int | None = None
 

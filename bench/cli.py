@@ -14,7 +14,7 @@ from pathlib import Path
 from collections.abc import Sequence
 from typing import NoReturn
 
-from bench.config import ConfigError, RunConfig, field_help, resolve_steps, validate
+from bench.learn.config import ConfigError, RunConfig, field_help, resolve_steps, validate
 
 USAGE_ERROR = 2
 
@@ -61,10 +61,10 @@ def _config_from(args: argparse.Namespace) -> RunConfig:
 
 def _train_all(configs: list[RunConfig], progress: bool) -> list:
     """Outcomes (result or divergence) in order: one seed batch on the torch backend, else one by one."""
-    from bench.train import TrainingDiverged, train
+    from bench.learn.train import TrainingDiverged, train
 
     if configs[0].backend == "torch":
-        from bench.seed_batch import train_seed_batch
+        from bench.learn.seed_batch import train_seed_batch
 
         return train_seed_batch(configs)
     outcomes = []
@@ -80,8 +80,8 @@ def command_run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from agents import AgentImportError
-    from bench.runio import write_metrics, write_run_info
-    from bench.train import TrainingDiverged, run_identity
+    from bench.pipeline.runio import write_metrics, write_run_info
+    from bench.learn.train import TrainingDiverged, run_identity
 
     try:
         config = resolve_steps(validate(_config_from(args)))
@@ -137,7 +137,7 @@ def command_list(args: argparse.Namespace) -> int:
 
 def command_check(args: argparse.Namespace) -> int:
     import agents
-    from bench.doctor import format_table, run_doctor
+    from bench.learn.doctor import format_table, run_doctor
 
     names = args.agents or None
     if names:
@@ -148,7 +148,7 @@ def command_check(args: argparse.Namespace) -> int:
     print(format_table(results))
     failed = [r for r in results if r.status == "FAIL"]
     if args.out:
-        from bench.doctor import write_results
+        from bench.learn.doctor import write_results
 
         write_results(Path(args.out), results)
     for result in failed:
@@ -173,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "(with --seeds: a pattern containing {seed})")
     run.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
                      help="train these seeds in one process instead of --seed: as one seed batch on the "
-                          "torch backend (bench.seed_batch), one after another on gym's")
+                          "torch backend (bench.learn.seed_batch), one after another on gym's")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
     run.add_argument("--record-failure", action="store_true",
                      help="on divergence, write run.json with status 'failed' (and partial metrics) and exit 0; "

@@ -6,7 +6,7 @@
 - wall-clock to solve CartPole-v1 with ``mlp`` per seed (time until the smoothed
   training return reaches 475, and the final deterministic evaluation);
 - update time (loss + backward) of ``gru`` vs ``gru_cell`` on 500-step episodes;
-- seed-batched aggregate steps per second (``bench.seed_batch``, torch backend)
+- seed-batched aggregate steps per second (``bench.learn.seed_batch``, torch backend)
   for S seeds in one process, with the ratio to one process per seed, and peak
   memory (resident on CPU, allocated on CUDA);
 - Stable-Baselines3 A2C on CartPole-v1 with 8 environments and the same network
@@ -29,11 +29,11 @@ import numpy as np
 import torch
 
 import agents
-from bench.config import RunConfig
-from bench.doctor import synthetic_rollout
-from bench.loss import policy_gradient_loss
-from bench.policy import build_policy
-from bench.train import train
+from bench.learn.config import RunConfig
+from bench.learn.doctor import synthetic_rollout
+from bench.learn.loss import policy_gradient_loss
+from bench.learn.policy import build_policy
+from bench.learn.train import train
 
 SOLVED = 475.0
 
@@ -85,7 +85,7 @@ def peak_resident_mb() -> float:
 def _seed_batch_here(agent: str, seeds: int, steps_per_seed: int, device: str) -> tuple[float, float]:
     import dataclasses
 
-    from bench.seed_batch import train_seed_batch
+    from bench.learn.seed_batch import train_seed_batch
 
     base = RunConfig(env="CartPole-v1", agent=agent, steps=steps_per_seed, eval_episodes=1, backend="torch",
                      device=device)
@@ -107,7 +107,7 @@ def in_fresh_process(function: Callable[..., Any], *args: Any) -> Any:
 
     Used for whatever changes its process: a seed batch's peak memory is its
     own, as in the pipeline, and the allocator settings a seed batch makes
-    (``bench.allocator``) do not reach the single runs measured after it.
+    (``bench.learn.allocator``) do not reach the single runs measured after it.
     """
     import multiprocessing
 

@@ -1,4 +1,8 @@
-"""Where a number came from: versions, commit, hardware."""
+"""Where a number came from: versions, commit, hardware.
+
+Shared by training (``run.json``) and the report; torch is imported only by the
+functions that describe it, so the paper side can ask for the commit without it.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,10 @@ import functools
 import platform
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import gymnasium
-import numpy
-import torch
+if TYPE_CHECKING:
+    import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,10 +45,16 @@ def cpu_model() -> str:
 
 
 def gpu_model() -> str | None:
+    import torch
+
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
 def versions() -> dict[str, str]:
+    import gymnasium
+    import numpy
+    import torch
+
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
@@ -53,7 +63,9 @@ def versions() -> dict[str, str]:
     }
 
 
-def describe_machine(device: torch.device) -> dict[str, object]:
+def describe_machine(device: "torch.device") -> dict[str, object]:
+    import torch
+
     return {
         "device": str(device),
         "cpu_model": cpu_model(),

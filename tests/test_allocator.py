@@ -9,10 +9,10 @@ import textwrap
 
 import pytest
 
-import bench.seed_batch
-from bench.config import RunConfig
-from bench.seed_batch import train_seed_batch
-from bench.train import train
+import bench.learn.seed_batch
+from bench.learn.config import RunConfig
+from bench.learn.seed_batch import train_seed_batch
+from bench.learn.train import train
 
 glibc_only = pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
                                 reason="mallopt thresholds are glibc's")
@@ -22,7 +22,7 @@ _WORKLOAD = textwrap.dedent("""
     import resource, sys
     import torch
     if sys.argv[1] == "keep":
-        from bench.allocator import keep_freed_memory
+        from bench.learn.allocator import keep_freed_memory
         assert keep_freed_memory()
     torch.set_num_threads(1)
     x = torch.randn(64, 16, 64, requires_grad=True)
@@ -52,7 +52,7 @@ def test_kept_memory_removes_the_page_faults_of_repeated_steps():
 
 def test_seed_batches_keep_freed_memory_and_single_runs_do_not(monkeypatch):
     calls = []
-    monkeypatch.setattr(bench.seed_batch, "keep_freed_memory", lambda: calls.append(True) or True)
+    monkeypatch.setattr(bench.learn.seed_batch, "keep_freed_memory", lambda: calls.append(True) or True)
     train_seed_batch([RunConfig(agent="mlp", steps=200, eval_episodes=1, backend="torch", seed=s) for s in (0, 1)])
     assert len(calls) == 1
     train(RunConfig(agent="mlp", steps=200, eval_episodes=1))  # gym backend: glibc's defaults

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import analysis
-from bench.plan import load_plan, plan_table
+from bench.paper import analysis
+from bench.pipeline.plan import load_plan, plan_table
 
 CONFIG = {
     "profile": "tiny", "bootstrap_replicates": 200, "bootstrap_seed": 0, "solve_fraction": 0.5,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench import counter_rng
+from bench.learn import counter_rng
 
 MASK64 = (1 << 64) - 1
 

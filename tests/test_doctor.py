@@ -12,7 +12,7 @@ import torch
 import agents
 from agents.base import Agent
 from agents.mlp import MLPAgent
-from bench.doctor import run_doctor
+from bench.learn.doctor import run_doctor
 from tests.conftest import ROOT
 
 
@@ -78,7 +78,7 @@ def test_doctor_catches_state_leaking_across_episodes(leaky_agent):
 @pytest.fixture
 def non_scalar_loss_agent(monkeypatch):
     """Seed 000's bug: a loss that is a vector, not a scalar."""
-    import bench.doctor as doctor
+    import bench.learn.doctor as doctor
     original = doctor.policy_gradient_loss
 
     def vector_loss(*args, **kwargs):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.heads import CategoricalHead, GaussianHead, head_for
+from bench.learn.heads import CategoricalHead, GaussianHead, head_for
 from gymnasium import spaces
 
 

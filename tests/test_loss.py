@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import agents
-from bench.config import RunConfig, validate
-from bench.loss import LossTerms, column_chunks, policy_gradient_loss
-from bench.policy import build_policy
-from bench.rollout import Rollout
+from bench.learn.config import RunConfig, validate
+from bench.learn.loss import LossTerms, column_chunks, policy_gradient_loss
+from bench.learn.policy import build_policy
+from bench.learn.rollout import Rollout
 
 OBS_DIM = 3
 
@@ -114,8 +114,8 @@ def test_activations_kept_for_backward_stay_bounded_on_the_longest_episodes(agen
 
 
 def test_a_split_training_update_shares_one_computation_of_the_moments(monkeypatch):
-    from bench import loss as loss_module
-    from bench import train as train_module
+    from bench.learn import loss as loss_module
+    from bench.learn import train as train_module
 
     config = validate(RunConfig(agent="gru", baseline="critic", normalize_returns=True, steps=1, hidden_size=8))
     policy = _policy("gru", config)

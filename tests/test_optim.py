@@ -7,7 +7,7 @@ import sys
 
 import torch
 
-from bench.optim import Adam, StackedAdam
+from bench.learn.optim import Adam, StackedAdam
 
 
 def _real_gradient_model() -> torch.nn.Module:
@@ -35,7 +35,7 @@ def test_adam_gives_bit_identical_parameters_to_torch_adam():
 
 def test_a_training_job_does_not_import_the_compiler():
     # torch.optim's first param group imports torch._dynamo and sympy: ~70 MB and ~1 s per job.
-    code = ("import sys; from bench.config import RunConfig; from bench.train import train; "
+    code = ("import sys; from bench.learn.config import RunConfig; from bench.learn.train import train; "
             "train(RunConfig(agent='gru', steps=600)); train(RunConfig(agent='mlp', steps=600, backend='torch')); "
             "print(sorted(m for m in sys.modules if m.startswith(('torch._dynamo', 'sympy'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

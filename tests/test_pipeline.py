@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from bench.plan import Plan, load_plan
+from bench.pipeline.plan import Plan, load_plan
 from tests.conftest import ROOT, copy_repository
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]

@@ -7,8 +7,8 @@ import copy
 import pytest
 import yaml
 
-from bench.config import ConfigError
-from bench.plan import load_plan, plan_table
+from bench.learn.config import ConfigError
+from bench.pipeline.plan import load_plan, plan_table
 from tests.conftest import ROOT
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.report import render
+from bench.paper.report import render
 
 EVIL = "<script>alert(1)</script>"
 

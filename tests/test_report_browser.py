@@ -61,7 +61,7 @@ def test_report_renders_cleanly_in_chromium(quick_report):  # noqa: F811
 
 
 def test_a_script_named_variant_shows_as_text(quick_report, tmp_path):  # noqa: F811
-    from bench.report import build_context, inline_figures, render
+    from bench.paper.report import build_context, inline_figures, render
 
     analysis = json.loads((ROOT / "results" / "quick" / "analysis" / "analysis.json").read_text())
     memory = analysis["experiments"]["memory"]

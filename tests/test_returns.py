@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from bench.returns import discounted_returns
+from bench.learn.returns import discounted_returns
 
 
 def _col(values):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from bench.config import RunConfig
-from bench.rollout import collect_episodes
-from bench.train import seeded_policy
-from bench.vector import make_env_batch
+from bench.learn.config import RunConfig
+from bench.learn.rollout import collect_episodes
+from bench.learn.train import seeded_policy
+from bench.envs.vector import make_env_batch
 
 
 def _rollout(env_id="CartPole-v1", agent="mlp", num_envs=5, seed=7):

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 import agents
-import bench.loss
-from bench import seed_batch
-from bench.config import RunConfig, validate
-from bench.loss import column_chunks
-from bench.seed_batch import (build_seed_batch, check_batchable, clip_per_seed, collect, padded_length,
+import bench.learn.loss
+from bench.learn import seed_batch
+from bench.learn.config import RunConfig, validate
+from bench.learn.loss import column_chunks
+from bench.learn.seed_batch import (build_seed_batch, check_batchable, clip_per_seed, collect, padded_length,
                               train_seed_batch, vmap_over_seeds)
-from bench.train import TIMING_COLUMNS, train
+from bench.learn.train import TIMING_COLUMNS, train
 
 BATCH_ONLY_INFO = ("seed_batch", "batch_steps_per_second", "train_seconds", "wall_seconds", "steps_per_second")
 
@@ -47,13 +47,13 @@ def test_seed_three_alone_equals_seed_three_in_a_batch_of_eight(settings):
 
 
 def test_updates_split_over_episodes_are_the_same_alone_and_in_a_batch(monkeypatch):
-    # A long batch is split over its episodes (bench.loss.column_chunks) by the seed's
+    # A long batch is split over its episodes (bench.learn.loss.column_chunks) by the seed's
     # own padded length, so the split, and every number, does not depend on the batch.
     monkeypatch.setattr(agents.agent_class("gru_cell"), "max_loss_rows", 40)
     splits = []
     monkeypatch.setattr(seed_batch, "column_chunks", lambda *args: splits.append(column_chunks(*args)) or splits[-1])
     # The whole batch's advantage moments are computed once per group, not once per part.
-    monkeypatch.setattr(bench.loss, "advantage_moments", lambda *args: pytest.fail("moments recomputed per part"))
+    monkeypatch.setattr(bench.learn.loss, "advantage_moments", lambda *args: pytest.fail("moments recomputed per part"))
     settings = dict(env="CartPole-P", agent="gru_cell", steps=1200, num_envs=5, normalize_returns=True)
     (alone,) = train_seed_batch(_configs([3], **settings))
     inside = train_seed_batch(_configs(range(5), **settings))[3]
@@ -114,7 +114,7 @@ def test_clipping_is_per_seed_and_separate_for_actor_and_critic():
 
 
 def test_one_diverging_seed_does_not_stop_or_change_the_others(monkeypatch):
-    import bench.seed_batch as seed_batch
+    import bench.learn.seed_batch as seed_batch
 
     settings = dict(env="DigitMatch-10", agent="mlp", steps=400)
     clean = train_seed_batch(_configs([0, 1], **settings))

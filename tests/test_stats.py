@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import stats
+from bench.paper import stats
 
 
 def test_iqm_of_hand_computable_arrays():

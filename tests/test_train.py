@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.config import RunConfig, validate
-from bench.train import TIMING_COLUMNS, TrainingDiverged, train
+from bench.learn.config import RunConfig, validate
+from bench.learn.train import TIMING_COLUMNS, TrainingDiverged, train
 
 
 def _learning(metrics: pd.DataFrame) -> pd.DataFrame:

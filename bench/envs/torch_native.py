@@ -9,7 +9,7 @@ Each environment is a set of pure functions of tensors shaped ``[*batch, ...]``
 - ``observe(state)`` -> float32 observation ``[*batch, obs_dim]``.
 
 Time limits (``max_episode_steps``) are applied by the collector
-(``bench.seed_batch.collect``). Control tasks integrate in float64,
+(``bench.learn.seed_batch.collect``). Control tasks integrate in float64,
 as gymnasium does, so trajectories agree with the references to float precision
 (``tests/test_torch_native.py`` drives both from identical states with identical
 actions). Observations are float32, like gymnasium's.

@@ -18,7 +18,7 @@ rule aggregate:
         config=config_json,
         out=output_folder,
     shell:
-        "python -m bench.aggregate --config-json {params.config:q} --out {params.out:q} > {log:q} 2>&1"
+        "python -m bench.pipeline.aggregate --config-json {params.config:q} --out {params.out:q} > {log:q} 2>&1"
 
 
 rule analyse:
@@ -38,7 +38,7 @@ rule analyse:
         tables=input_folder,
         out=output_folder,
     shell:
-        "python -m bench.analysis --config-json {params.config:q} --tables {params.tables:q}"
+        "python -m bench.paper.analysis --config-json {params.config:q} --tables {params.tables:q}"
         " --doctor {input.doctor:q} --out {params.out:q} > {log:q} 2>&1"
 
 
@@ -54,4 +54,4 @@ rule figures:
     params:
         analysis=input_folder,
     shell:
-        "python -m bench.figures --analysis {params.analysis:q} --out {output:q} > {log:q} 2>&1"
+        "python -m bench.paper.figures --analysis {params.analysis:q} --out {output:q} > {log:q} 2>&1"

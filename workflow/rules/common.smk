@@ -1,5 +1,5 @@
 # Helpers for the rules: the run plan (validated config) and input/param functions.
-# All logic lives in bench/plan.py, which is tested without Snakemake.
+# All logic lives in bench/pipeline/plan.py, which is tested without Snakemake.
 import inspect
 import json
 import os
@@ -8,8 +8,8 @@ import sys
 sys.path.insert(0, workflow.basedir)
 
 import agents
-from bench.config import ConfigError
-from bench.plan import load_plan
+from bench.learn.config import ConfigError
+from bench.pipeline.plan import load_plan
 
 try:
     PLAN = load_plan(config)

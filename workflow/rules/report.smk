@@ -20,5 +20,5 @@ rule report:
         analysis=input_folder,
         tables=report_tables_folder,
     shell:
-        "python -m bench.report --config-json {params.config:q} --analysis {params.analysis:q}"
+        "python -m bench.paper.report --config-json {params.config:q} --analysis {params.analysis:q}"
         " --tables {params.tables:q} --figures {input.figures:q} --out {output:q} > {log:q} 2>&1"

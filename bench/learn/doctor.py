@@ -29,10 +29,10 @@ import torch
 from gymnasium import spaces
 
 import agents
-from bench.config import BASELINES, RunConfig
-from bench.loss import policy_gradient_loss
-from bench.policy import Policy, build_policy
-from bench.rollout import Rollout
+from bench.learn.config import BASELINES, RunConfig
+from bench.learn.loss import policy_gradient_loss
+from bench.learn.policy import Policy, build_policy
+from bench.learn.rollout import Rollout
 
 OBS_DIM = 4
 HIDDEN = 16

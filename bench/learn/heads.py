@@ -27,7 +27,7 @@ class CategoricalHead(nn.Module):
 
     Sampling is split in two: noise drawn by the caller (``noise_kind``, shape
     ``[..., noise_size]``) and ``sample_with_noise``, a pure function of it, so
-    seed-batched training can supply counter-based noise (``bench.counter_rng``).
+    seed-batched training can supply counter-based noise (``bench.learn.counter_rng``).
     """
 
     noise_kind = "uniform"

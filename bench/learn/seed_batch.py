@@ -1,6 +1,6 @@
 """Seed-batched training: S runs that differ only in their seed, in one process.
 
-The learning rule is the one of ``bench.train`` (complete episodes, the same
+The learning rule is the one of ``bench.learn.train`` (complete episodes, the same
 loss, actor and critic clipped separately, Adam); what changes is the layout:
 
 - parameters of the S policies are stacked along a leading seed axis
@@ -9,10 +9,10 @@ loss, actor and critic clipped separately, Adam); what changes is the layout:
 - recurrent layers run as matrix products (``agents.recurrence``), as ``nn.GRU``
   has no batching rule;
 - environments are the torch-native twins, stepped as one ``[S, B, ...]`` batch;
-- every random number is counter-based (``bench.counter_rng``), addressed by
+- every random number is counter-based (``bench.learn.counter_rng``), addressed by
   ``(seed's key, update, step, element)``, so a seed's run does not depend on
   which other seeds share its batch (``tests/test_seed_batch.py``);
-- Adam (``bench.optim.StackedAdam``) runs on the stacked tensors; it is elementwise, so per-seed semantics
+- Adam (``bench.learn.optim.StackedAdam``) runs on the stacked tensors; it is elementwise, so per-seed semantics
   hold, and gradient norms are clipped per seed.
 
 Seeds whose budget is spent (or that diverged) are frozen: their parameters,
@@ -36,15 +36,17 @@ from torch.func import functional_call, stack_module_state, vmap
 from torch.utils._pytree import tree_leaves, tree_map
 
 from agents.recurrence import matmul_recurrence
-from bench import counter_rng
+from bench.learn import counter_rng
 from bench import envs as bench_envs
-from bench.allocator import keep_freed_memory
-from bench.config import RunConfig
-from bench.optim import StackedAdam
+from bench.learn.allocator import keep_freed_memory
+from bench.learn.common import (RunResult, Streams, TrainingDiverged, configure_determinism, episode_summary,
+                                run_identity, seeded_policy, select_device)
+from bench.learn.config import RunConfig
+from bench.learn.optim import StackedAdam
 from bench.envs.torch_native import STATE_DTYPE, TorchEnv, make_torch_env
-from bench.loss import RunningMeanBaseline, advantage_moments, column_chunks, policy_gradient_loss
-from bench.policy import Policy
-from bench.rollout import Rollout
+from bench.learn.loss import RunningMeanBaseline, advantage_moments, column_chunks, policy_gradient_loss
+from bench.learn.policy import Policy
+from bench.learn.rollout import Rollout
 
 # While acting, the computed seeds are reselected (and their parameters gathered again)
 # once the live ones drop to this fraction of them: seeds end one at a time, and
@@ -325,14 +327,12 @@ def collect(env: TorchEnv, batch: SeedBatch, keys: dict[str, torch.Tensor], upda
 
 
 def episode_stats(rollout: Rollout, success_score: float) -> list[dict[str, float]]:
-    """Per-seed statistics of a batched rollout, as ``bench.train`` logs them.
+    """Per-seed statistics of a batched rollout, as ``bench.learn.train`` logs them.
 
     One transfer to the host, then NumPy per seed: a reduction over ``[S, B]``
     would round differently with the batch size, and the tables must not depend
     on which seeds shared a job.
     """
-    from bench.train import episode_summary
-
     returns = (rollout.rewards * rollout.valid).sum(1).double().cpu().numpy()  # [S, B]
     lengths = rollout.valid.sum(1).double().cpu().numpy()
     return [episode_summary(row, length, success_score) for row, length in zip(returns, lengths)]
@@ -353,8 +353,6 @@ def build_seed_batch(configs: list[RunConfig], device: torch.device
                      ) -> tuple[TorchEnv, SeedBatch, dict[str, torch.Tensor]]:
     """The environment, the stacked policies (weights from each seed's init stream) and the
     per-seed random keys (``env``, ``actions``, ``eval_env``: ``[S]``) of a seed batch."""
-    from bench.train import Streams, seeded_policy
-
     config = configs[0]
     env = make_torch_env(config.env)
     streams = [Streams.from_seed(c.seed) for c in configs]
@@ -368,11 +366,9 @@ def build_seed_batch(configs: list[RunConfig], device: torch.device
 def train_seed_batch(configs: list[RunConfig]) -> list[Any]:
     """Train the runs of ``configs`` (validated, resolved, differing only in seed) as one batch.
 
-    Returns, per config in order, a ``bench.train.RunResult`` or the
-    ``bench.train.TrainingDiverged`` of that seed (with its partial metrics).
+    Returns, per config in order, a ``bench.learn.train.RunResult`` or the
+    ``bench.learn.train.TrainingDiverged`` of that seed (with its partial metrics).
     """
-    from bench.train import RunResult, TrainingDiverged, configure_determinism, run_identity, select_device
-
     check_batchable(configs)
     config = configs[0]
     if config.steps <= 0:

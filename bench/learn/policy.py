@@ -10,8 +10,8 @@ from torch import nn
 from torch.distributions import Distribution
 
 import agents
-from bench.config import RunConfig
-from bench.heads import ValueHead, head_for
+from bench.learn.config import RunConfig
+from bench.learn.heads import ValueHead, head_for
 
 # Argument validation of torch.distributions costs more than a small policy's
 # forward pass on the acting hot path; heads only build valid parameters.

@@ -1,7 +1,7 @@
 """Render the self-contained HTML report (Jinja2, autoescaped, figures inlined).
 
-``python -m bench.report --config-json JSON --analysis DIR --tables DIR --figures DIR --out FILE``.
-Everything shown is computed in Python (``bench.analysis`` and the set-up tables
+``python -m bench.paper.report --config-json JSON --analysis DIR --tables DIR --figures DIR --out FILE``.
+Everything shown is computed in Python (``bench.paper.analysis`` and the set-up tables
 here); the template only lays it out. Every string is escaped by Jinja2's
 autoescape, so a name from the configuration can never become markup.
 """
@@ -28,9 +28,9 @@ import torch
 
 import agents
 from bench import envs
-from bench.config import RunConfig, field_help
-from bench.plan import Plan, load_plan
-from bench.policy import build_policy
+from bench.learn.config import RunConfig, field_help
+from bench.pipeline.plan import Plan, load_plan
+from bench.learn.policy import build_policy
 from bench.provenance import REPO_ROOT, git_commit
 
 TEMPLATES = REPO_ROOT / "report" / "templates"
@@ -131,7 +131,7 @@ def render(context: dict[str, Any], templates: Path = TEMPLATES) -> str:
 
 
 def _number(value: Any, digits: int = 3) -> str:
-    from bench.analysis import fmt
+    from bench.paper.analysis import fmt
 
     if isinstance(value, (int, float)):
         return fmt(float(value), digits)
@@ -164,7 +164,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.paper.report", description=__doc__.splitlines()[0])
     parser.add_argument("--config-json", required=True)
     parser.add_argument("--analysis", required=True)
     parser.add_argument("--tables", required=True)

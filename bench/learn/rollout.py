@@ -15,8 +15,8 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from bench.policy import Policy
-from bench.vector import GymBatch
+from bench.learn.policy import Policy
+from bench.envs.vector import GymBatch
 
 
 @dataclass
@@ -65,7 +65,7 @@ def collect_episodes(
     """Run one episode in each environment with ``policy``.
 
     Args:
-        envs: B environments (``bench.vector``) with next-step autoreset.
+        envs: B environments (``bench.envs.vector``) with next-step autoreset.
         generator: the stream actions are sampled from (unused if deterministic).
         seed: passed to ``envs.reset`` (only on the first reset of a run).
         deterministic: take the distribution's mode instead of sampling.

@@ -19,9 +19,10 @@ from typing import Any
 
 import jsonschema
 
-from bench.config import ConfigError, RunConfig, validate
+from bench.learn.config import ConfigError, RunConfig, validate
+from bench.provenance import REPO_ROOT
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.json"
+SCHEMA_PATH = REPO_ROOT / "config" / "schema.json"
 #: RunConfig fields a config may not set per experiment (they are the grid's axes).
 AXES = ("env", "agent", "seed", "steps")
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")

@@ -1,6 +1,6 @@
 """Every number of the report, computed from the aggregated tables.
 
-``python -m bench.analysis --config-json JSON --tables DIR --out DIR`` writes
+``python -m bench.paper.analysis --config-json JSON --tables DIR --out DIR`` writes
 ``analysis.json`` (tables, intervals, answers and the abstract's findings, all
 as plain data for the template) and ``curve_summary.parquet`` /
 ``profiles.parquet`` (the data behind the figures). The template only presents.
@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench import envs, stats
-from bench.plan import Plan, load_plan
+from bench import envs
+from bench.paper import stats
+from bench.pipeline.plan import Plan, load_plan
 
 CURVE_POINTS = 40
 CURVE_REPLICATES = 300
@@ -148,7 +149,7 @@ def ablation_pairs(ctx: Context, experiment: str) -> list[tuple[str, str]]:
 
 
 def _default(name: str) -> Any:
-    from bench.config import RunConfig
+    from bench.learn.config import RunConfig
 
     return getattr(RunConfig(), name)
 
@@ -430,9 +431,9 @@ def read_doctor(paths: list[str]) -> list[dict[str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.analysis", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.paper.analysis", description=__doc__.splitlines()[0])
     parser.add_argument("--config-json", required=True)
-    parser.add_argument("--tables", required=True, help="directory written by bench.aggregate")
+    parser.add_argument("--tables", required=True, help="directory written by bench.pipeline.aggregate")
     parser.add_argument("--doctor", nargs="*", default=[], help="doctor CSV files")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)

@@ -1,6 +1,6 @@
 """Figures of the report (seaborn, SVG), drawn from the analysis outputs only.
 
-``python -m bench.figures --analysis DIR --out DIR`` writes, per experiment,
+``python -m bench.paper.figures --analysis DIR --out DIR`` writes, per experiment,
 ``curves_<experiment>.svg`` (IQM learning curves with 95 % bands),
 ``aggregate_<experiment>.svg`` (normalised IQM with CIs),
 ``profile_<experiment>.svg`` (performance profiles) and, where the experiment
@@ -125,8 +125,8 @@ def draw_all(analysis_dir: Path, out: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.figures", description=__doc__.splitlines()[0])
-    parser.add_argument("--analysis", required=True, help="directory written by bench.analysis")
+    parser = argparse.ArgumentParser(prog="python -m bench.paper.figures", description=__doc__.splitlines()[0])
+    parser.add_argument("--analysis", required=True, help="directory written by bench.paper.analysis")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     draw_all(Path(args.analysis), Path(args.out))

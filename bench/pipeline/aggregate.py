@@ -1,6 +1,6 @@
 """Collect finished runs into tidy tables (pandas, parquet).
 
-``python -m bench.aggregate --config-json JSON --out DIR`` writes:
+``python -m bench.pipeline.aggregate --config-json JSON --out DIR`` writes:
 
 - ``runs.parquet``: one row per planned run: settings, status, final scores;
 - ``curves.parquet``: the training curve of every finished run (one row per update);
@@ -28,8 +28,8 @@ from typing import Any
 import pandas as pd
 
 from bench import envs
-from bench.plan import Plan, RunSpec, load_plan, plan_table
-from bench.runio import METRICS_FILE, RUN_FILE
+from bench.pipeline.plan import Plan, RunSpec, load_plan, plan_table
+from bench.pipeline.runio import METRICS_FILE, RUN_FILE
 
 KEY = ["env", "agent", "variant", "seed"]
 CURVE_COLUMNS = ["update", "env_steps", "return_mean", "success_rate", "entropy", "episodes"]
@@ -131,7 +131,7 @@ def aggregate(plan: Plan) -> dict[str, pd.DataFrame]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.aggregate", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline.aggregate", description=__doc__.splitlines()[0])
     parser.add_argument("--config-json", required=True, help="the pipeline configuration, as JSON")
     parser.add_argument("--out", required=True, help="output directory for the tables")
     args = parser.parse_args(argv)

@@ -4,7 +4,7 @@
 terminated, truncated)``, all tensors on the run's device, with gymnasium's
 next-step autoreset; natively vectorised where gymnasium has it, else
 synchronous. The ``torch`` backend does not come through here: its runs are
-seed batches (``bench.seed_batch``) over the torch-native environments.
+seed batches (``bench.learn.seed_batch``) over the torch-native environments.
 """
 
 from __future__ import annotations

@@ -21,74 +21,17 @@ import pandas as pd
 import torch
 
 from bench import envs as bench_envs
-from bench.config import RunConfig
-from bench.loss import LossTerms, RunningMeanBaseline, advantage_moments, column_chunks, policy_gradient_loss
-from bench.optim import Adam
-from bench.policy import Policy, build_policy
-from bench.provenance import describe_machine, git_commit, versions
-from bench.rollout import Rollout, collect_episodes
-from bench.vector import make_env_batch
+from bench.learn.common import (RunResult, Streams, TrainingDiverged, configure_determinism, episode_summary,
+                                run_identity, seeded_policy, select_device)
+from bench.learn.config import RunConfig
+from bench.learn.loss import LossTerms, RunningMeanBaseline, advantage_moments, column_chunks, policy_gradient_loss
+from bench.learn.optim import Adam
+from bench.learn.policy import Policy, build_policy
+from bench.learn.rollout import Rollout, collect_episodes
+from bench.envs.vector import make_env_batch
 
 #: Columns that measure time, not learning: excluded from determinism checks.
 TIMING_COLUMNS = ("wall_time",)
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss term or gradient became NaN or infinite; the message names update and term.
-
-    ``metrics`` holds the rows of the updates that finished before it happened.
-    """
-
-    metrics: pd.DataFrame | None = None
-
-
-@dataclass
-class RunResult:
-    metrics: pd.DataFrame
-    info: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Streams:
-    """Independent seeds derived from the run seed, one per source of randomness."""
-
-    init: int
-    actions: int
-    env: int
-    eval_env: int
-
-    @classmethod
-    def from_seed(cls, seed: int) -> "Streams":
-        children = np.random.SeedSequence(seed).generate_state(4, dtype=np.uint32)
-        return cls(*(int(value) for value in children))
-
-
-def select_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' requested but torch.cuda.is_available() is False")
-    return torch.device(name)
-
-
-def configure_determinism(device: torch.device) -> None:
-    """Bit-for-bit on CPU with one thread; on CUDA, deterministic kernels where they exist."""
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    else:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
-        torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def seeded_policy(config: RunConfig, observation_space: gym.Space, action_space: gym.Space, init_seed: int,
-                  device: torch.device) -> Policy:
-    """Build the policy with weights drawn from ``init_seed`` (global RNG left untouched)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(init_seed)
-        policy = build_policy(config, observation_space, action_space)
-    return policy.to(device)
 
 
 def clip_gradients(policy: Policy, max_norm: float) -> torch.Tensor:
@@ -102,19 +45,6 @@ def clip_gradients(policy: Policy, max_norm: float) -> torch.Tensor:
     if policy.critic is not None:
         torch.nn.utils.clip_grad_norm_(policy.critic.parameters(), max_norm)
     return norm
-
-
-def episode_summary(returns: np.ndarray, lengths: np.ndarray, success_score: float) -> dict[str, float]:
-    """The logged statistics of one batch of episodes: returns and lengths ``[B]`` (float64)."""
-    return {
-        "episodes": float(len(returns)),
-        "return_mean": float(returns.mean()),
-        "return_std": float(returns.std()),
-        "return_min": float(returns.min()),
-        "return_max": float(returns.max()),
-        "length_mean": float(lengths.mean()),
-        "success_rate": float((returns >= success_score).mean()),
-    }
 
 
 def _episode_stats(rollout: Rollout, success_score: float) -> dict[str, float]:
@@ -164,13 +94,13 @@ def _progress_bar(total: int, enabled: bool):
 def train(config: RunConfig, progress: bool = False) -> RunResult:
     """Train one run. ``config`` must be validated and have ``steps > 0``.
 
-    On the torch backend this is a seed batch of one (``bench.seed_batch``), so
+    On the torch backend this is a seed batch of one (``bench.learn.seed_batch``), so
     a run gives the same numbers alone or batched with other seeds.
     """
     if config.steps <= 0:
         raise ValueError("train() needs a resolved step budget (config.steps > 0)")
     if config.backend == "torch":
-        from bench.seed_batch import train_seed_batch
+        from bench.learn.seed_batch import train_seed_batch
 
         (outcome,) = train_seed_batch([config])
         if isinstance(outcome, TrainingDiverged):
@@ -245,13 +175,3 @@ def train(config: RunConfig, progress: bool = False) -> RunResult:
     return RunResult(metrics, info)
 
 
-def run_identity(config: RunConfig, device: torch.device | None = None) -> dict[str, Any]:
-    """What every run.json records, finished or failed: config, versions, commit, machine."""
-    return {
-        "config": config.to_dict(),
-        "seed": config.seed,
-        "versions": versions(),
-        "git_commit": git_commit(),
-        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
-        **describe_machine(device or select_device(config.device)),
-    }

@@ -6,10 +6,10 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from bench.config import RunConfig
-from bench.policy import Policy
-from bench.returns import discounted_returns
-from bench.rollout import Rollout
+from bench.learn.config import RunConfig
+from bench.learn.policy import Policy
+from bench.learn.returns import discounted_returns
+from bench.learn.rollout import Rollout
 
 
 class RunningMeanBaseline:

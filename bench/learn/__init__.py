@@ -1,0 +1,1 @@
+"""Training: everything one run (or one seed batch) needs, and nothing about pipelines or papers."""

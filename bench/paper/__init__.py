@@ -1,0 +1,1 @@
+"""The paper: statistics, analyses, figures and the report, computed from tables (no torch)."""

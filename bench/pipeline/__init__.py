@@ -1,0 +1,1 @@
+"""Planning and collecting runs: the configuration, run folders, provenance checks and tables."""
