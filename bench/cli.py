@@ -1,8 +1,9 @@
 """``python -m bench {run,list,check,perf}``.
 
-Bad input (unknown environment, agent or option, out-of-range value) prints one
-line naming the value and the valid choices and exits with status 2, before
-anything is built or written.
+Bad input (unknown environment, agent or option, out-of-range value, an output
+folder that is a file, not writable, in use or already finished, a device that
+is not there) prints one line naming the value and the valid choices and exits
+with status 2, before anything is built or trained.
 """
 
 from __future__ import annotations
@@ -48,9 +49,12 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         default = getattr(defaults, spec.name)
         flag = "--" + spec.name.replace("_", "-")
         kind = _parse_bool if isinstance(default, bool) else type(default)
+        # Choices go into the help only: validate() names a bad one with the valid choices, in one line.
+        choices = spec.metadata.get("choices")
+        listed = f"choices: {', '.join(choices)}; " if choices else ""
         parser.add_argument(
             flag, dest=spec.name, type=kind, default=default, metavar=spec.name.upper(),
-            help=f"{helps[spec.name]} (default: {default})",
+            help=f"{helps[spec.name]} ({listed}default: {default})",
         )
 
 
@@ -76,12 +80,23 @@ def _train_all(configs: list[RunConfig], progress: bool) -> list:
     return outcomes
 
 
-def command_run(args: argparse.Namespace) -> int:
-    import pandas as pd
+def _check_device(name: str) -> None:
+    """``--device cuda`` without CUDA: one line now, not a traceback once training starts."""
+    from bench.learn.common import select_device
 
+    try:
+        select_device(name)
+    except RuntimeError as error:
+        _fail(f"{error}; valid choices on this machine: auto, cpu")
+
+
+def _out_folder(pattern: str, seed: int) -> Path:
+    return Path(pattern.replace("{seed}", str(seed)))
+
+
+def command_run(args: argparse.Namespace) -> int:
     from agents import AgentImportError
-    from bench.pipeline.runio import write_metrics, write_run_info
-    from bench.learn.train import TrainingDiverged, run_identity
+    from bench.pipeline.runio import OutFolderError, check_out_folder, lock_out_folders
 
     try:
         config = resolve_steps(validate(_config_from(args)))
@@ -90,13 +105,35 @@ def command_run(args: argparse.Namespace) -> int:
     seeds = args.seeds if args.seeds is not None else [config.seed]
     if len(set(seeds)) != len(seeds) or min(seeds) < 0:
         _fail(f"--seeds must be distinct non-negative integers, got {' '.join(map(str, seeds))}")
+    if not args.out:
+        _fail("--out '' is empty; give the folder for metrics.parquet and run.json")
     if args.seeds is not None and "{seed}" not in args.out:
         _fail(f"--out {args.out!r} must contain '{{seed}}' when --seeds is given (one folder per seed)")
+    folders = [_out_folder(args.out, seed) for seed in seeds]
+    try:
+        for folder in folders:
+            check_out_folder(folder, force=args.force)
+    except OutFolderError as error:
+        _fail(str(error))
+    _check_device(config.device)
     configs = [dataclasses.replace(config, seed=seed) for seed in seeds]
+    try:
+        with lock_out_folders(folders, force=args.force):
+            return _train_and_write(configs, args)
+    except OutFolderError as error:
+        _fail(str(error))
+
+
+def _train_and_write(configs: list[RunConfig], args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from bench.pipeline.runio import write_metrics, write_run_info
+    from bench.learn.train import TrainingDiverged, run_identity
+
     command = " ".join(["python -m bench", *sys.argv[1:]])
     status = 0
     for run, outcome in zip(configs, _train_all(configs, progress=sys.stderr.isatty() and not args.quiet)):
-        out = Path(args.out.replace("{seed}", str(run.seed)))
+        out = _out_folder(args.out, run.seed)
         if isinstance(outcome, TrainingDiverged):
             print(f"error: run diverged: {outcome}", file=sys.stderr)
             if not args.record_failure:
@@ -110,6 +147,10 @@ def command_run(args: argparse.Namespace) -> int:
             continue
         write_metrics(out, outcome.metrics)
         write_run_info(out, {**outcome.info, "command": command})
+        if outcome.info["env_steps"] != run.steps:
+            # Training runs whole updates of complete episodes, so it stops at or past the budget.
+            print(f"{run.agent} on {run.env} seed {run.seed}: asked for {run.steps} steps, trained "
+                  f"{outcome.info['env_steps']} (whole updates of complete episodes)")
         if not args.quiet:
             info = outcome.info
             print(
@@ -174,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
                      help="train these seeds in one process instead of --seed: as one seed batch on the "
                           "torch backend (bench.learn.seed_batch), one after another on gym's")
+    run.add_argument("--force", action="store_true",
+                     help="replace a finished run already in --out (default: refuse, exit 2)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
     run.add_argument("--record-failure", action="store_true",
                      help="on divergence, write run.json with status 'failed' (and partial metrics) and exit 0; "

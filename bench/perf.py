@@ -31,7 +31,7 @@ import torch
 import agents
 from bench.learn.config import RunConfig
 from bench.learn.doctor import synthetic_rollout
-from bench.learn.loss import policy_gradient_loss
+from bench.learn.loss import combined_loss
 from bench.learn.policy import build_policy
 from bench.learn.train import train
 
@@ -67,7 +67,7 @@ def update_seconds(agent: str, episode_length: int = 500, batch: int = 16, repea
     for _ in range(repeats):
         start = time.perf_counter()
         policy.zero_grad()
-        policy_gradient_loss(policy, rollout, config, None).total.backward()
+        combined_loss(policy, rollout, config).backward()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

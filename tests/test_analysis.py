@@ -24,17 +24,23 @@ SCORES = {"mlp [baseline=none]": [20.0, 22.0, 24.0, 26.0],
           "mlp [baseline=critic]": [400.0, 420.0, 440.0, 460.0]}
 
 
-@pytest.fixture
-def context() -> analysis.Context:
-    plan = load_plan(CONFIG)
+def make_context(config: dict = CONFIG, scores: dict[str, list[float]] = SCORES, initial: float | dict | None = 10.0,
+                 environments: tuple[str, ...] | None = None) -> analysis.Context:
+    """Finished runs with the given final scores per label (by seed) in every environment; ``initial``
+    is every run's untrained score (None: not recorded, as in runs written before it existed)."""
+    plan = load_plan(config, check_registries=False)
     membership = pd.DataFrame(plan_table(plan))
     rows, curves = [], []
-    labels = {(row["env"], row["variant"], row["seed"]): row["label"] for _, row in membership.iterrows()}
+    labels = {(row["env"], row["variant"], row["seed"]): (row["label"], row["options"]) for _, row in membership.iterrows()}
     for run in plan.runs:
-        label = labels[(run.env, run.variant, run.seed)]
-        score = SCORES[label][run.seed]
+        if environments is not None and run.env not in environments:
+            continue
+        label, options = labels[(run.env, run.variant, run.seed)]
+        score = scores[label][run.seed]
         rows.append({"env": run.env, "agent": run.agent, "variant": run.variant, "label": label, "seed": run.seed,
-                     "status": "finished", "final_score": score, "normalised_score": (score - 22.3) / (500 - 22.3),
+                     "options": options, "status": "finished", "final_score": score,
+                     "normalised_score": (score - 22.3) / (500 - 22.3),
+                     "initial_score": _initial(initial, run.env),
                      "final_success_rate": 0.0, "env_steps": 1000, "steps_per_second": 100.0, "wall_seconds": 10.0,
                      "bench_seconds": 12.0, "max_rss_mb": 400.0, "parameters": 100, "reason": ""})
         # The training return climbs linearly to the final score over 10 updates of 100 steps.
@@ -45,13 +51,69 @@ def context() -> analysis.Context:
     return analysis.Context(plan, pd.DataFrame(rows), pd.DataFrame(curves), membership, np.random.default_rng(0))
 
 
-def test_results_table_marks_the_best_and_the_statistically_tied(context):
+def _initial(initial: float | dict | None, env: str) -> float:
+    value = initial.get(env) if isinstance(initial, dict) else initial
+    return float("nan") if value is None else float(value)
+
+
+@pytest.fixture
+def context() -> analysis.Context:
+    return make_context()
+
+
+def test_results_table_names_the_best_only_when_it_beats_the_runner_up(context):
     table = analysis.results_table(context, "baseline")
-    cells = {cell["label"]: cell for cell in table["rows"][0]["cells"]}
+    row = table["rows"][0]
+    cells = {cell["label"]: cell for cell in row["cells"]}
     assert cells["mlp [baseline=critic]"]["best"] and not cells["mlp [baseline=critic]"]["tied"]
-    # none and running_mean overlap each other but not the critic's interval.
     assert not cells["mlp [baseline=none]"]["tied"] and not cells["mlp [baseline=running_mean]"]["tied"]
     assert cells["mlp [baseline=critic]"]["estimate"] == pytest.approx(430.0)  # IQM of 400, 420, 440, 460
+    assert row["best"] == "mlp [baseline=critic]" and row["group"] == ["mlp [baseline=critic]"]
+    # The verdict is words with numbers: the difference to the runner-up (running_mean, IQM 24) and its Holm p.
+    assert row["verdict"].startswith("best: mlp [baseline=critic] (IQM difference to the runner-up mlp [baseline=running_mean] = 406")
+    assert "Holm-adjusted p = " in row["verdict"]
+    # Family: top vs each of the 2 others, in each of the 2 environments.
+    assert table["comparisons"] == 4
+
+
+def test_overlapping_top_variants_are_called_tied_not_best():
+    scores = {**SCORES, "mlp [baseline=critic]": [21.5, 23.5, 25.5, 27.5]}  # interleaved with running_mean
+    row = analysis.results_table(make_context(scores=scores), "baseline")["rows"][0]
+    assert row["best"] is None
+    assert row["verdict"].startswith("cannot be separated: mlp [baseline=critic], mlp [baseline=running_mean]")
+    tied = {cell["label"] for cell in row["cells"] if cell["tied"]}
+    assert {"mlp [baseline=critic]", "mlp [baseline=running_mean]"} <= tied
+    assert not any(cell["best"] for cell in row["cells"])
+
+
+def test_a_cell_whose_interval_does_not_clear_the_floor_is_no_learning():
+    context = make_context(initial=30.0)  # none (20-26) and running_mean (21-27) stay below the untrained score
+    result = analysis.analyse(context, doctor=[])
+    assert result["floors"]["CartPole-v1"] == {"value": 30.0, "text": "30.0"}
+    cells = {c["label"]: c for c in result["experiments"]["baseline"]["table"]["rows"][0]["cells"]}
+    assert cells["mlp [baseline=none]"]["no_learning"] and cells["mlp [baseline=running_mean]"]["no_learning"]
+    assert not cells["mlp [baseline=critic]"]["no_learning"]
+    assert result["experiments"]["baseline"]["uninformative"] == []
+
+
+def test_an_absent_floor_is_said_and_marks_nothing():
+    result = analysis.analyse(make_context(initial=None), doctor=[])
+    assert result["floors"]["CartPole-v1"]["text"] == "floor not measured"
+    cells = result["experiments"]["baseline"]["table"]["rows"][0]["cells"]
+    assert not any(cell["no_learning"] for cell in cells)
+
+
+def test_an_environment_where_nothing_clears_the_floor_leaves_the_aggregate():
+    context = make_context(initial={"CartPole-v1": 10.0, "CartPole-P": 1000.0})
+    experiment = analysis.analyse(context, doctor=[])["experiments"]["baseline"]
+    assert experiment["uninformative"] == ["CartPole-P"]
+    assert "uninformative at this budget" in experiment["uninformative_note"] and "CartPole-P" in experiment["uninformative_note"]
+    # The aggregate now covers CartPole-v1 alone: the critic's normalised IQM is that of its CartPole-v1 scores.
+    critic = next(e for e in experiment["aggregate"] if e["label"] == "mlp [baseline=critic]")
+    assert critic["iqm"]["estimate"] == pytest.approx((430.0 - 22.3) / (500 - 22.3))
+    # Both environments uninformative: no aggregate and no ablation claims at all.
+    nothing = analysis.analyse(make_context(initial=1000.0), doctor=[])["experiments"]["baseline"]
+    assert nothing["aggregate"] == [] and nothing["improvements"] == []
 
 
 def test_ablation_pairs_compare_each_option_with_the_reference(context):
@@ -63,6 +125,12 @@ def test_ablation_pairs_compare_each_option_with_the_reference(context):
     assert improvements[("mlp [baseline=critic]", "mlp [baseline=none]")]["verdict"] == "better"
     # running_mean beats none in 10 of 16 seed pairs (ties impossible): P = 10/16.
     assert improvements[("mlp [baseline=running_mean]", "mlp [baseline=none]")]["estimate"] == pytest.approx(10 / 16)
+    # Two pairs, one Holm family: adjusted p >= raw p, and the small difference is not claimed.
+    close = improvements[("mlp [baseline=running_mean]", "mlp [baseline=none]")]
+    assert close["adjusted_p"] >= close["p_value"] and close["verdict"] == "no clear difference"
+    assert close["sentence"].startswith("no clear difference, P(X > Y) = 0.625 [") and "Holm-adjusted p = " in close["sentence"]
+    clear = improvements[("mlp [baseline=critic]", "mlp [baseline=none]")]
+    assert clear["adjusted_p"] < 0.05 and clear["sentence"].startswith("better, P(X > Y) = 1.00 [1.00, 1.00]")
 
 
 def test_time_to_threshold_uses_the_first_crossing(context):
@@ -72,6 +140,21 @@ def test_time_to_threshold_uses_the_first_crossing(context):
     assert critic["threshold"] == pytest.approx(261.15)
     assert critic["solved"] == 4 and critic["median_steps"] > 0
     assert rows[("CartPole-v1", "mlp [baseline=none]")]["solved"] == 0
+    assert rows[("CartPole-v1", "mlp [baseline=none]")]["median_steps_text"] == "not reached by more than half of the seeds (0/4)"
+
+
+def test_time_to_threshold_censors_unsolved_seeds():
+    # Smoothed return at update u (u >= 2) is S * u / 10: S = 900, 600, 440 cross 261.15 at
+    # updates 3, 5, 6 (steps 400, 600, 700); S = 100 never does.
+    scores = {**SCORES, "mlp [baseline=critic]": [900.0, 600.0, 440.0, 100.0],
+              "mlp [baseline=running_mean]": [900.0, 600.0, 100.0, 100.0]}
+    rows = {(r["env"], r["label"]): r for r in analysis.time_to_threshold(make_context(scores=scores))}
+    three = rows[("CartPole-v1", "mlp [baseline=critic]")]
+    # The unsolved seed counts as +inf: median of (400, 600, 700, inf) = 650, not the solved seeds' 600.
+    assert three["solved_text"] == "3/4" and three["fraction_solved"] == 0.75 and three["median_steps"] == 650.0
+    half = rows[("CartPole-v1", "mlp [baseline=running_mean]")]
+    assert half["solved"] == 2 and np.isnan(half["median_steps"])
+    assert half["median_steps_text"] == "not reached by more than half of the seeds (2/4)"
 
 
 def test_missing_runs_are_reported(context):
@@ -90,3 +173,44 @@ def test_one_seed_makes_no_claim(context):
     context.runs = context.runs[context.runs["seed"] == 0]
     verdicts = {p["verdict"] for p in analysis.improvements(context, "baseline")}
     assert verdicts == {"too few seeds to tell"}
+
+
+def test_a_small_run_says_it_is_not_evidence(context):
+    assert "smoke/quick run" in analysis.caveat(context.plan) and "4 seeds" in analysis.caveat(context.plan)
+    full = {**CONFIG, "profiles": {"tiny": {"seeds": 5, "budget_scale": 1.0, "results": "results/tiny"}}}
+    assert analysis.caveat(load_plan(full, check_registries=False)) == ""
+    quick = {**CONFIG, "profiles": {"tiny": {"seeds": 10, "budget_scale": 0.5, "results": "results/tiny"}}}
+    assert "budget scale 0.5" in analysis.caveat(load_plan(quick, check_registries=False))
+
+
+def test_only_experiments_that_ran_are_named():
+    config = {**CONFIG, "experiments": {**CONFIG["experiments"],
+                                        "memory": {"title": "Memory", "agents": ["gru"], "envs": ["CueRecall"]}}}
+    result = analysis.analyse(make_context(config=config, environments=("CartPole-v1", "CartPole-P")), doctor=[])
+    assert list(result["experiments"]) == ["baseline"]
+    assert result["not_run"] == ["Memory"]
+    assert "(baseline)" in result["introduction"] and "memory" not in result["introduction"].lower()
+    assert not any("Memory" in sentence for sentence in result["abstract"])
+
+
+def test_doctor_summary_keeps_failures_and_one_line_per_agent():
+    rows = [{"agent": "mlp", "check": f"c{i}", "status": "PASS"} for i in range(40)]
+    rows += [{"agent": "gru", "check": "c0", "status": "PASS"}, {"agent": "gru", "check": "no_leak", "status": "FAIL"},
+             {"agent": "gru", "check": "reset_matters", "status": "n/a"}]
+    summary = analysis.doctor_summary(rows)
+    assert summary["failures"] == [{"agent": "gru", "check": "no_leak", "status": "FAIL"}]
+    assert [a["text"] for a in summary["agents"]] == ["all 40 checks passed", "1 of 2 checks failed (1 not applicable)"]
+
+
+def test_doctor_files_keep_not_applicable_as_a_status(tmp_path):
+    path = tmp_path / "mlp.csv"
+    path.write_text("agent,head,baseline,check,status,detail\nmlp,-,-,reset_matters,n/a,\nmlp,c,none,loss,PASS,\n")
+    rows = analysis.read_doctor([str(path)])
+    assert [row["status"] for row in rows] == ["n/a", "PASS"] and rows[0]["detail"] == ""
+    assert analysis.doctor_summary(rows)["failures"] == []
+
+
+def test_parameter_counts_come_from_the_runs_table(context):
+    counts = analysis.analyse(context, doctor=[])["parameters"]
+    # Every run of the fixture records 100 parameters; the default baseline is the critic.
+    assert counts["mlp"] == {"actor": "100", "with_critic": "100"}

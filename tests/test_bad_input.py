@@ -58,6 +58,38 @@ def test_bad_input_stops_snakemake_before_any_job(case, tmp_path):
     assert not (copy / "results").exists()
 
 
+DRY_RUN_CASES = {
+    "budget_scale .nan": (lambda cfg: cfg["profiles"]["full"].update(budget_scale=float("nan")),
+                          "error: config: profiles.full.budget_scale: nan is not a finite number"),
+    "seeds 3.0": (lambda cfg: cfg["profiles"]["full"].update(seeds=3.0),
+                  "error: config: profiles.full.seeds: 3.0 is not of type 'integer'"),
+    "results out of results/": (lambda cfg: cfg["profiles"]["full"].update(results="results/../elsewhere"),
+                                "error: config: profiles.full.results: 'results/../elsewhere' must be a folder inside results/"),
+    "pair naming a missing agent": (lambda cfg: cfg["experiments"]["memory"]["pairs"].append(["gru", "rnn"]),
+                                    "names 'rnn', not a variant of this experiment; valid choices: mlp, gru_cell"),
+    "reference value not in the list": (lambda cfg: cfg["experiments"]["gaussian"].update(reference={"std_mode": "tiny"}),
+                                        "reference std_mode=tiny in experiments.gaussian is not one of its values; "
+                                        "valid choices: learned, state, fixed"),
+    "agent name with a trailing newline": (lambda cfg: cfg["experiments"]["bandits"]["agents"].append("mlp\n"),
+                                           "agent name 'mlp\\n' in experiments.bandits must match"),
+}
+
+
+@pytest.mark.parametrize("case", list(DRY_RUN_CASES))
+def test_bad_config_fails_a_dry_run_in_one_line(case, tmp_path):
+    """`snakemake -n` is where a user tries a configuration first: it must refuse it too."""
+    copy = copy_repository(tmp_path / "repo")
+    change, message = DRY_RUN_CASES[case]
+    edit_config(copy, change)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n"], cwd=copy, capture_output=True, text=True,
+                          timeout=300)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], output[-2000:]
+    assert not (copy / "results").exists() and not (copy / "elsewhere").exists()
+
+
 def test_unknown_profile_on_the_command_line(tmp_path):
     copy = copy_repository(tmp_path / "repo")
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", "profile=paper"], cwd=copy,

@@ -79,13 +79,12 @@ def test_doctor_catches_state_leaking_across_episodes(leaky_agent):
 def non_scalar_loss_agent(monkeypatch):
     """Seed 000's bug: a loss that is a vector, not a scalar."""
     import bench.learn.doctor as doctor
-    original = doctor.policy_gradient_loss
+    original = doctor.combined_loss
 
     def vector_loss(*args, **kwargs):
-        terms = original(*args, **kwargs)
-        return dataclasses.replace(terms, total=terms.total * torch.ones(3))
+        return original(*args, **kwargs) * torch.ones(3)
 
-    monkeypatch.setattr(doctor, "policy_gradient_loss", vector_loss)
+    monkeypatch.setattr(doctor, "combined_loss", vector_loss)
 
 
 def test_doctor_rejects_a_non_scalar_loss(non_scalar_loss_agent):

@@ -10,7 +10,7 @@ import torch
 
 import agents
 from bench.learn.config import RunConfig, validate
-from bench.learn.loss import LossTerms, column_chunks, policy_gradient_loss
+from bench.learn.loss import PolicyTerms, column_chunks, policy_gradient_loss, value_loss
 from bench.learn.policy import build_policy
 from bench.learn.rollout import Rollout
 
@@ -43,11 +43,15 @@ def _policy(agent: str, config: RunConfig) -> torch.nn.Module:
 def _loss_and_gradients(policy, rollout, config, running_mean, chunks):
     policy.zero_grad(set_to_none=True)
     parts = []
+    scale = (torch.tensor(0.5), torch.tensor(2.0))  # the critic's target moments, as after some updates
     for columns in chunks:
-        part = policy_gradient_loss(policy, rollout, config, running_mean, columns)
-        part.total.backward()
+        part = policy_gradient_loss(policy, rollout, config, running_mean, columns, scale=scale)
+        total = part.total
+        if policy.critic is not None:
+            total = total + value_loss(policy, rollout, config, scale, columns)
+        total.backward()
         parts.append(part)
-    return LossTerms.sum(parts), [p.grad.clone() for p in policy.parameters()]
+    return PolicyTerms.sum(parts), [p.grad.clone() for p in policy.parameters()]
 
 
 @pytest.mark.parametrize(
@@ -79,7 +83,7 @@ def test_chunked_loss_and_gradients_equal_one_pass(agent, baseline, normalize):
     chunks = column_chunks(12, 7, max_rows=13 * 3)
     assert len(chunks) == 3
     split, split_grads = _loss_and_gradients(policy, rollout, config, running_mean, chunks)
-    for field in dataclasses.fields(LossTerms):
+    for field in dataclasses.fields(PolicyTerms):
         torch.testing.assert_close(getattr(split, field.name), getattr(whole, field.name), rtol=1e-5, atol=1e-6)
     for name, (mine, reference) in zip([n for n, _ in policy.named_parameters()], zip(split_grads, whole_grads)):
         torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-6, msg=name)
@@ -120,15 +124,18 @@ def test_a_split_training_update_shares_one_computation_of_the_moments(monkeypat
     config = validate(RunConfig(agent="gru", baseline="critic", normalize_returns=True, steps=1, hidden_size=8))
     policy = _policy("gru", config)
     rollout = _rollout(steps=12, batch=7)
-    whole, whole_grads = _loss_and_gradients(policy, rollout, config, None, [None])
+    scale = (torch.tensor([0.5]), torch.tensor([2.0]))
+    learner = train_module.GymLearner(policy, config)
+    active = torch.ones(1, dtype=torch.bool)
+    whole_grads, whole = learner.policy_gradients(rollout, None, scale, active)
     monkeypatch.setattr(policy.agent, "max_loss_rows", 13 * 2)
     calls, original = [], loss_module.advantage_moments
     counted = lambda *args: calls.append(1) or original(*args)  # noqa: E731
     monkeypatch.setattr(train_module, "advantage_moments", counted)
     monkeypatch.setattr(loss_module, "advantage_moments", lambda *args: pytest.fail("moments recomputed per part"))
-    policy.zero_grad(set_to_none=True)
-    split = train_module.accumulate_gradients(policy, rollout, config, None)
+    split_grads, split = learner.policy_gradients(rollout, None, scale, active)
     assert len(calls) == 1
-    torch.testing.assert_close(split.total, whole.total, rtol=1e-5, atol=1e-6)
-    for mine, reference in zip([p.grad for p in policy.parameters()], whole_grads):
-        torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(split["total"], whole["total"], rtol=1e-5, atol=1e-6)
+    assert set(split_grads) == {n for n, _ in policy.named_parameters() if not n.startswith("critic.")}
+    for name in whole_grads:
+        torch.testing.assert_close(split_grads[name], whole_grads[name], rtol=1e-4, atol=1e-6, msg=name)

@@ -87,3 +87,49 @@ def test_cross_check_against_rliable():
 
     poi_theirs = metrics.probability_of_improvement(scores, scores[::-1] * 0.8)
     assert stats.probability_of_improvement(scores, scores[::-1] * 0.8) == pytest.approx(poi_theirs)
+
+
+def test_holm_by_hand():
+    # Sorted p: 0.01 (x3 = 0.03), 0.02 (x2 = 0.04), 0.04 (x1 = 0.04): input order kept.
+    assert stats.holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])
+    # Monotone: a smaller raw p never gets a larger adjusted p than a later one.
+    assert stats.holm([0.03, 0.01]) == pytest.approx([0.03, 0.02])
+    assert stats.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    assert stats.holm([]) == []
+
+
+def test_bootstrap_p_value_by_hand():
+    # 9 replicates, all above the null: (0 + 1) / 10 per tail, doubled.
+    assert stats.bootstrap_p_value(np.arange(1.0, 10.0), 0.0) == pytest.approx(0.2)
+    # Symmetric around the null: p = 1.
+    assert stats.bootstrap_p_value(np.array([-1.0, 0.0, 1.0]), 0.0) == 1.0
+
+
+def test_difference_test_separates_and_ties():
+    apart = stats.bootstrap_difference(np.array([400.0, 420, 440, 460]), np.array([20.0, 22, 24, 26]), stats.iqm,
+                                       999, np.random.default_rng(0))
+    assert apart.estimate == pytest.approx(430 - 23) and apart.low > 0 and apart.p_value < 0.01
+    # Interleaved samples: no difference can be claimed.
+    close = stats.bootstrap_difference(np.array([20.0, 22, 24, 26]), np.array([21.0, 23, 25, 27]), stats.iqm,
+                                       999, np.random.default_rng(0))
+    assert close.low < 0 < close.high and close.p_value > 0.05
+    same = stats.bootstrap_difference(np.array([1.0, 2]), np.array([1.0, 2]), stats.iqm, 99, np.random.default_rng(0))
+    assert same.estimate == 0 and same.p_value == 1.0
+
+
+def test_probability_of_improvement_test_gives_a_p_value():
+    better = stats.probability_of_improvement_test(np.array([5.0, 6, 7, 8, 9]), np.array([0.0, 1, 2, 3, 4]), 999,
+                                                   np.random.default_rng(0))
+    assert better.estimate == 1.0 and better.p_value < 0.01
+    tied = stats.probability_of_improvement_test(np.array([0.0, 2, 4, 6]), np.array([1.0, 3, 5, 7]), 999,
+                                                 np.random.default_rng(0))
+    assert tied.low < 0.5 < tied.high and tied.p_value > 0.05
+
+
+def test_censored_median_needs_more_than_half_solved():
+    nan = float("nan")
+    # 3 of 4 solved: the unsolved seed counts as +inf, so the median is (200 + 300) / 2, not 200.
+    assert stats.censored_median(np.array([100.0, 200.0, 300.0, nan])) == 250.0
+    assert np.isnan(stats.censored_median(np.array([100.0, 200.0, nan, nan])))  # exactly half: undefined
+    assert stats.censored_median(np.array([100.0, nan, 300.0])) == 300.0
+    assert np.isnan(stats.censored_median(np.array([])))

@@ -17,6 +17,7 @@ BASELINES: tuple[str, ...] = ("none", "running_mean", "critic")
 STD_MODES: tuple[str, ...] = ("learned", "state", "fixed")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 BACKENDS: tuple[str, ...] = ("gym", "torch")
+ESTIMATORS: tuple[str, ...] = ("reinforce", "gae")
 
 
 class ConfigError(ValueError):
@@ -41,7 +42,11 @@ class RunConfig:
     gamma: float = _field(0.99, "discount factor in [0, 1]")
     baseline: str = _field("critic", "baseline subtracted from the return", choices=BASELINES)
     entropy_coef: float = _field(0.01, "entropy bonus coefficient (>= 0)")
-    value_coef: float = _field(0.5, "weight of the critic's squared error (critic baseline only)")
+    estimator: str = _field("reinforce", "advantage estimator: returns-to-go minus the baseline (REINFORCE), "
+                            "or GAE(lambda) from the critic (actor-critic; needs baseline critic)", choices=ESTIMATORS)
+    gae_lambda: float = _field(0.95, "lambda of GAE in [0, 1] (estimator gae; 1 = the Monte-Carlo advantage)")
+    value_iters: int = _field(10, "Adam steps of the critic on each batch (critic baseline only)")
+    value_lr: float = _field(1e-2, "the critic's Adam learning rate (critic baseline only)")
     baseline_rate: float = _field(0.05, "update rate of the running-mean baseline, in (0, 1]")
     normalize_returns: bool = _field(False, "standardise the policy's advantages over each batch")
     max_grad_norm: float = _field(0.5, "clip the global gradient norm to this; 0 disables")
@@ -79,7 +84,8 @@ def validate(config: RunConfig) -> RunConfig:
         envs.is_known(config.env),
         f"unknown environment {config.env!r}; valid choices: {', '.join(envs.names())} or any registered gymnasium id",
     )
-    for name, choices in (("baseline", BASELINES), ("std_mode", STD_MODES), ("device", DEVICES), ("backend", BACKENDS)):
+    for name, choices in (("baseline", BASELINES), ("std_mode", STD_MODES), ("device", DEVICES), ("backend", BACKENDS),
+                          ("estimator", ESTIMATORS)):
         value = getattr(config, name)
         _check(value in choices, f"unknown {name} {value!r}; valid choices: {', '.join(choices)}")
     if config.backend == "torch":
@@ -95,7 +101,11 @@ def validate(config: RunConfig) -> RunConfig:
     _check(0.0 <= config.gamma <= 1.0, f"gamma must be in [0, 1], got {config.gamma}")
     _check(config.lr > 0 and math.isfinite(config.lr), f"lr must be > 0, got {config.lr}")
     _check(config.entropy_coef >= 0 and math.isfinite(config.entropy_coef), f"entropy_coef must be >= 0, got {config.entropy_coef}")
-    _check(config.value_coef >= 0, f"value_coef must be >= 0, got {config.value_coef}")
+    _check(config.estimator != "gae" or config.baseline == "critic",
+           f"estimator 'gae' needs baseline 'critic', got baseline {config.baseline!r}")
+    _check(0.0 <= config.gae_lambda <= 1.0, f"gae_lambda must be in [0, 1], got {config.gae_lambda}")
+    _check(1 <= config.value_iters <= 1000, f"value_iters must be in [1, 1000], got {config.value_iters}")
+    _check(config.value_lr > 0 and math.isfinite(config.value_lr), f"value_lr must be > 0, got {config.value_lr}")
     _check(0 < config.baseline_rate <= 1, f"baseline_rate must be in (0, 1], got {config.baseline_rate}")
     _check(config.max_grad_norm >= 0, f"max_grad_norm must be >= 0 (0 disables), got {config.max_grad_norm}")
     _check(config.init_std > 0, f"init_std must be > 0, got {config.init_std}")

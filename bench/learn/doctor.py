@@ -30,7 +30,7 @@ from gymnasium import spaces
 
 import agents
 from bench.learn.config import BASELINES, RunConfig
-from bench.learn.loss import policy_gradient_loss
+from bench.learn.loss import combined_loss
 from bench.learn.policy import Policy, build_policy
 from bench.learn.rollout import Rollout
 
@@ -110,7 +110,7 @@ def check_loss_and_gradients(agent: str, head: str, baseline: str) -> list[Check
         return CheckResult(agent, head, baseline, check, "FAIL" if problem else "PASS", problem)
 
     try:
-        loss = policy_gradient_loss(policy, rollout, config, running_mean).total
+        loss = combined_loss(policy, rollout, config, running_mean)
     except Exception as error:  # a broken agent must be reported, not crash the doctor
         return [result("loss", f"{type(error).__name__}: {error}"), result("gradients", "loss failed")]
     if loss.dim() != 0:

@@ -1,15 +1,36 @@
-"""The one policy-gradient loss: REINFORCE with an optional baseline and entropy bonus."""
+"""The learning rule's losses: the policy gradient (REINFORCE or GAE) and the critic's fit.
+
+Every function here is a pure function of one run's batch, so that a single
+run calls it directly and a seed batch calls it under ``torch.func.vmap``: no
+Python-side reads of tensor values.
+
+Returns-to-go treat an episode end as the end of the return for every baseline,
+time-limit truncation included: the benchmark scores the capped return, and the
+baseline ablation then compares baselines of one and the same estimator target.
+
+The critic predicts returns-to-go in normalised units: ``V(s) = mu + sigma * n(s)``
+with ``(mu, sigma)`` the moments of the latest batch's returns-to-go, and the
+value head rescaled whenever they change so that ``V`` itself is unchanged
+(PopArt's output preservation: van Hasselt et al., 2016, "Learning values across
+many orders of magnitude"). The critic's targets are then of unit scale whatever
+the environment's returns (CartPole's reach 100, DigitMatch-100's -50).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any, Callable
 
 import torch
+from torch import nn
 
 from bench.learn.config import RunConfig
 from bench.learn.policy import Policy
-from bench.learn.returns import discounted_returns
+from bench.learn.returns import discounted_returns, generalized_advantages
 from bench.learn.rollout import Rollout
+
+#: Smallest scale of the critic's targets: a batch whose returns are all equal has std 0.
+MIN_TARGET_STD = 1e-3
 
 
 class RunningMeanBaseline:
@@ -39,31 +60,38 @@ class RunningMeanBaseline:
 
 
 @dataclass
-class LossTerms:
-    """Scalar terms of one update; ``total`` is what is differentiated."""
+class PolicyTerms:
+    """Scalar terms of the policy step; ``total`` is what is differentiated."""
 
     total: torch.Tensor
     policy: torch.Tensor
-    value: torch.Tensor
     entropy: torch.Tensor
     baseline: torch.Tensor  # mean baseline subtracted (for the log)
     return_mean: torch.Tensor  # mean return-to-go of the batch (feeds the running-mean baseline)
 
     @classmethod
-    def sum(cls, parts: list["LossTerms"]) -> "LossTerms":
+    def sum(cls, parts: list["PolicyTerms"]) -> "PolicyTerms":
         """The terms of a batch from those of its column chunks (detached)."""
         if len(parts) == 1:
             return cls(*(getattr(parts[0], f.name).detach() for f in fields(cls)))
         return cls(*(sum(getattr(p, f.name).detach() for p in parts) for f in fields(cls)))
 
-    def as_floats(self) -> dict[str, float]:
-        return {
-            "loss": self.total.item(),
-            "policy_loss": self.policy.item(),
-            "value_loss": self.value.item(),
-            "entropy": self.entropy.item(),
-            "baseline_mean": self.baseline.item(),
-        }
+
+#: Backwards-compatible name (the doctor and older tests say LossTerms).
+LossTerms = PolicyTerms
+
+
+class Bound(nn.Module):
+    """``function(policy, *args)`` as a module, so that ``torch.func.functional_call`` can swap in
+    other parameters (one seed's, or tensors to differentiate) under the names ``policy.*``."""
+
+    def __init__(self, policy: Policy, function: Callable[..., Any]) -> None:
+        super().__init__()
+        self.policy = policy
+        self.function = function
+
+    def forward(self, *args: Any) -> Any:
+        return self.function(self.policy, *args)
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
@@ -91,49 +119,96 @@ def column_chunks(steps: int, num_envs: int, max_rows: int | None) -> list[slice
     return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
 
 
-def _returns_and_baseline(rollout: Rollout, config: RunConfig, values: torch.Tensor | None,
-                          running_mean: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns-to-go and the baseline subtracted from them, both ``[T, B]`` and detached."""
+def returns_to_go(rollout: Rollout, config: RunConfig) -> torch.Tensor:
+    """Discounted returns-to-go ``[T, B]``, ending at every episode end (truncation included)."""
+    return discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated,
+                              torch.zeros_like(rollout.rewards), config.gamma)
+
+
+def critic_targets(policy: Policy, rollout: Rollout, config: RunConfig,
+                   scale: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """What the critic is fitted to, ``[T, B]`` and detached: returns-to-go bootstrapped with
+    ``V`` of the final observation where the time limit cut the episode.
+
+    A state's value cannot depend on a clock the critic does not see, so its targets
+    bootstrap at truncation (Pardo et al., 2018, "Time limits in reinforcement
+    learning"); the policy's returns stay capped for every baseline, and any
+    function of the state is an unbiased baseline for them.
+    """
+    next_values = critic_values(policy, rollout, scale)[1:]
+    return discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated, next_values, config.gamma)
+
+
+def target_moments(policy: Policy, rollout: Rollout, config: RunConfig,
+                   scale: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation (not floored) of the critic's targets over the batch's valid steps."""
+    with torch.no_grad():
+        targets = critic_targets(policy, rollout, config, scale)
+        return _moments(targets, rollout.valid.float(), _valid_count(rollout))
+
+
+def critic_values(policy: Policy, rollout: Rollout, scale: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The critic's value ``V = mu + sigma * n(s)`` of every observation, ``[T+1, B]``, without gradients."""
+    mean, std = scale
+    return (mean + std * policy.critic(rollout.obs, rollout.is_init)).detach()
+
+
+def _advantages_and_baseline(rollout: Rollout, config: RunConfig, policy: Policy, running_mean: torch.Tensor | None,
+                             scale: tuple[torch.Tensor, torch.Tensor] | None
+                             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Returns-to-go, advantages and the baseline they subtract, all ``[T, B]`` and detached.
+
+    ``estimator="reinforce"``: ``A = G - b`` with ``b`` zero, the running mean or
+    ``V(s_t)``. ``estimator="gae"``: GAE(lambda) from the critic (Schulman et al.,
+    2016), which equals ``G - V(s_t)`` at ``lambda = 1``.
+    """
     steps = rollout.rewards.shape[0]
-    next_values = values[1:].detach() if values is not None else torch.zeros_like(rollout.rewards)
-    returns = discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated, next_values, config.gamma)
-    if values is not None:
-        return returns, values[:steps].detach()
-    return returns, running_mean.expand_as(returns) if running_mean is not None else torch.zeros_like(returns)
+    returns = returns_to_go(rollout, config)
+    if policy.critic is not None:
+        if scale is None:  # the critic's initial target moments
+            scale = (torch.zeros((), device=returns.device), torch.ones((), device=returns.device))
+        values = critic_values(policy, rollout, scale)
+        if config.estimator == "gae":
+            advantages = generalized_advantages(rollout.rewards, rollout.terminated, rollout.truncated, values,
+                                                config.gamma, config.gae_lambda)
+            return returns, advantages, returns - advantages
+        return returns, returns - values[:steps], values[:steps]
+    baseline = running_mean.expand_as(returns) if running_mean is not None else torch.zeros_like(returns)
+    return returns, returns - baseline, baseline
 
 
-def _moments(advantages: torch.Tensor, mask: torch.Tensor, count: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    mean = _masked_mean(advantages, mask, count)
-    return mean, _masked_mean((advantages - mean) ** 2, mask, count).sqrt()
+def _moments(values: torch.Tensor, mask: torch.Tensor, count: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    mean = _masked_mean(values, mask, count)
+    return mean, _masked_mean((values - mean) ** 2, mask, count).sqrt()
 
 
-def advantage_moments(policy: Policy, rollout: Rollout, config: RunConfig,
-                      running_mean: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def advantage_moments(policy: Policy, rollout: Rollout, config: RunConfig, running_mean: torch.Tensor | None,
+                      scale: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and standard deviation of the whole batch's advantages, without gradients.
 
     A split update (``column_chunks``) computes them once and normalises every
     part with them, so the parts add up to the one-pass loss.
     """
     with torch.no_grad():
-        values = policy.critic(rollout.obs, rollout.is_init) if policy.critic is not None else None
-        returns, baseline = _returns_and_baseline(rollout, config, values, running_mean)
-        return _moments(returns - baseline, rollout.valid.float(), _valid_count(rollout))
+        _, advantages, _ = _advantages_and_baseline(rollout, config, policy, running_mean, scale)
+        return _moments(advantages, rollout.valid.float(), _valid_count(rollout))
 
 
 def policy_gradient_loss(
     policy: Policy, rollout: Rollout, config: RunConfig, running_mean: torch.Tensor | None = None,
     columns: slice | None = None, moments: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> LossTerms:
-    """Recompute the batch with the current weights and build the loss.
+    scale: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> PolicyTerms:
+    """The actor's loss ``-mean(A * log pi(a|s)) - entropy_coef * mean(H)`` over valid steps.
 
     The sequence is replayed from the episode start (``is_init`` at t = 0), so
     recurrent agents see exactly what they saw while acting. ``running_mean`` is
-    the running-mean baseline's current value (``baseline="running_mean"``).
-    ``columns`` (from ``column_chunks``) restricts the loss to some episodes,
-    scaled to the whole batch: the terms of a partition of the columns sum to
-    the whole batch's loss. With ``normalize_returns``, ``moments`` are the whole
-    batch's (``advantage_moments``; computed here when not given). No
-    Python-side reads of tensor values: the function runs under ``torch.func.vmap``.
+    the running-mean baseline's current value; ``scale`` the critic's target
+    moments ``(mu, sigma)`` (``baseline="critic"``). ``columns`` (from
+    ``column_chunks``) restricts the loss to some episodes, scaled to the whole
+    batch: the terms of a partition of the columns sum to the whole batch's loss.
+    With ``normalize_returns``, ``moments`` are the whole batch's advantage
+    moments (``advantage_moments``; computed here when not given).
     """
     count = _valid_count(rollout)
     part = rollout if columns is None else rollout.columns(columns)
@@ -145,21 +220,47 @@ def policy_gradient_loss(
     entropy = dist.entropy()  # [T, B]
     mask = part.valid.float()
 
-    values = policy.critic(part.obs, part.is_init) if policy.critic is not None else None  # [T+1, B]
-    returns, baseline = _returns_and_baseline(part, config, values, running_mean)
-    if values is not None:
-        value_loss = _masked_mean((values[:steps] - returns) ** 2, mask, count)
-    else:
-        value_loss = torch.zeros((), device=returns.device)
-    advantages = returns - baseline
+    returns, advantages, baseline = _advantages_and_baseline(part, config, policy, running_mean, scale)
     if config.normalize_returns:
         if moments is None:
             moments = (_moments(advantages, mask, count) if columns is None
-                       else advantage_moments(policy, rollout, config, running_mean))
+                       else advantage_moments(policy, rollout, config, running_mean, scale))
         mean, std = moments
         advantages = (advantages - mean) / (std + 1e-8)
     policy_loss = -_masked_mean(advantages.detach() * log_prob, mask, count)
     mean_entropy = _masked_mean(entropy, mask, count)
-    total = policy_loss - config.entropy_coef * mean_entropy + config.value_coef * value_loss
-    return LossTerms(total, policy_loss, value_loss, mean_entropy, _masked_mean(baseline, mask, count),
-                     _masked_mean(returns, mask, count).detach())
+    total = policy_loss - config.entropy_coef * mean_entropy
+    return PolicyTerms(total, policy_loss, mean_entropy, _masked_mean(baseline, mask, count),
+                       _masked_mean(returns, mask, count).detach())
+
+
+def value_loss(policy: Policy, rollout: Rollout, config: RunConfig, scale: tuple[torch.Tensor, torch.Tensor],
+               columns: slice | None = None) -> torch.Tensor:
+    """The critic's squared error in normalised units, ``mean((n(s) - (y - mu) / sigma)^2)`` over valid steps.
+
+    ``y`` are ``critic_targets`` (their bootstrap values held fixed: a semi-gradient),
+    ``scale = (mu, sigma)`` the batch's target moments (``sigma`` floored);
+    ``columns`` as in ``policy_gradient_loss`` (parts sum to the whole). Times
+    ``sigma^2`` it is the mean squared error of ``V`` itself.
+    """
+    count = _valid_count(rollout)
+    part = rollout if columns is None else rollout.columns(columns)
+    steps = part.rewards.shape[0]
+    mean, std = scale
+    targets = (critic_targets(policy, part, config, scale) - mean) / std
+    predicted = policy.critic(part.obs, part.is_init)[:steps]
+    return _masked_mean((predicted - targets) ** 2, part.valid.float(), count)
+
+
+def combined_loss(policy: Policy, rollout: Rollout, config: RunConfig,
+                  running_mean: torch.Tensor | None = None) -> torch.Tensor:
+    """The actor's and the critic's losses added, with the critic's initial target moments ``(0, 1)``.
+
+    Training steps them separately (``bench.learn.update``); a check that every
+    parameter gets a gradient (the doctor) or a timing of one pass (perf) takes both at once.
+    """
+    total = policy_gradient_loss(policy, rollout, config, running_mean).total
+    if policy.critic is not None:
+        device = rollout.obs.device
+        total = total + value_loss(policy, rollout, config, (torch.zeros((), device=device), torch.ones((), device=device)))
+    return total

@@ -44,3 +44,40 @@ def discounted_returns(
         running = rewards[t] + gamma * running
         returns[t] = running
     return returns
+
+
+def generalized_advantages(
+    rewards: torch.Tensor,
+    terminated: torch.Tensor,
+    truncated: torch.Tensor,
+    values: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> torch.Tensor:
+    """GAE(lambda) advantages (Schulman et al., 2016, "High-dimensional continuous control
+    using generalized advantage estimation", eq. 16), reset at every episode end.
+
+    ``A_t = delta_t + gamma * lam * A_{t+1}`` with ``delta_t = r_t + gamma * V(s_{t+1}) - V(s_t)``;
+    the value after an episode end (terminated or truncated) is 0, as in
+    ``discounted_returns`` with zero bootstrap, so ``lam = 1`` gives exactly
+    ``G_t - V(s_t)``.
+
+    Args:
+        rewards, terminated, truncated: ``[T, B]``.
+        values: ``[T+1, B]``, ``V`` of every observation (``values[t]`` before step t).
+        gamma: discount in ``[0, 1]``; lam: in ``[0, 1]``.
+
+    Returns:
+        ``[T, B]`` advantages.
+    """
+    steps = rewards.shape[0]
+    ended = terminated | truncated
+    advantages = torch.empty_like(rewards)
+    running = torch.zeros_like(values[-1])
+    for t in range(steps - 1, -1, -1):
+        next_value = torch.where(ended[t], torch.zeros_like(running), values[t + 1])
+        running = torch.where(ended[t], torch.zeros_like(running), running)
+        delta = rewards[t] + gamma * next_value - values[t]
+        running = delta + gamma * lam * running
+        advantages[t] = running
+    return advantages

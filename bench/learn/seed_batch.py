@@ -1,7 +1,7 @@
 """Seed-batched training: S runs that differ only in their seed, in one process.
 
-The learning rule is the one of ``bench.learn.train`` (complete episodes, the same
-loss, actor and critic clipped separately, Adam); what changes is the layout:
+The learning rule is ``bench.learn.update``'s, as for single runs (complete
+episodes, the same losses, the same steps); what changes is the layout:
 
 - parameters of the S policies are stacked along a leading seed axis
   (``torch.func.stack_module_state``) and every pass is ``vmap(functional_call)``,
@@ -12,8 +12,8 @@ loss, actor and critic clipped separately, Adam); what changes is the layout:
 - every random number is counter-based (``bench.learn.counter_rng``), addressed by
   ``(seed's key, update, step, element)``, so a seed's run does not depend on
   which other seeds share its batch (``tests/test_seed_batch.py``);
-- Adam (``bench.learn.optim.StackedAdam``) runs on the stacked tensors; it is elementwise, so per-seed semantics
-  hold, and gradient norms are clipped per seed.
+- the learning rule's Adam and clipping work on stacked tensors per seed, as they
+  do for a single run (a stack of one).
 
 Seeds whose budget is spent (or that diverged) are frozen: their parameters,
 optimiser state and baseline stop changing while the others finish.
@@ -23,15 +23,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import functools
 import math
-import time
 from typing import Any, Callable
 
-import pandas as pd
 import torch
 from gymnasium import spaces
-from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.utils._pytree import tree_leaves, tree_map
 
@@ -42,9 +38,10 @@ from bench.learn.allocator import keep_freed_memory
 from bench.learn.common import (RunResult, Streams, TrainingDiverged, configure_determinism, episode_summary,
                                 run_identity, seeded_policy, select_device)
 from bench.learn.config import RunConfig
-from bench.learn.optim import StackedAdam
 from bench.envs.torch_native import STATE_DTYPE, TorchEnv, make_torch_env
-from bench.learn.loss import RunningMeanBaseline, advantage_moments, column_chunks, policy_gradient_loss
+from bench.learn.loss import (Bound, advantage_moments, column_chunks, policy_gradient_loss, target_moments,
+                              value_loss)
+from bench.learn.update import Scale, is_critic, train_runs
 from bench.learn.policy import Policy
 from bench.learn.rollout import Rollout
 
@@ -52,9 +49,7 @@ from bench.learn.rollout import Rollout
 # once the live ones drop to this fraction of them: seeds end one at a time, and
 # regathering every layer for each would cost more than computing a few ended seeds.
 RESELECT_FRACTION = 0.75
-LOSS_TERMS = ("total", "policy", "value", "entropy", "baseline", "return_mean")
-TERM_COLUMNS = {"total": "loss", "policy": "policy_loss", "value": "value_loss", "entropy": "entropy",
-                "baseline": "baseline_mean"}
+POLICY_TERMS = ("total", "policy", "entropy", "baseline", "return_mean")
 
 
 def check_batchable(configs: list[RunConfig]) -> None:
@@ -72,54 +67,6 @@ def check_batchable(configs: list[RunConfig]) -> None:
         raise ValueError(f"seed-batched training needs backend 'torch', got {first.backend!r}")
 
 
-def clip_per_seed(grads: dict[str, torch.Tensor], max_norm: float) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Clip the actor's and the critic's gradients separately, per seed (as ``clip_grad_norm_``).
-
-    Returns the clipped gradients and the actor's norm before clipping ``[S]``.
-    """
-    def norm(names: list[str]) -> torch.Tensor:
-        # Summed parameter by parameter, elementwise over seeds: a reduction over a stacked
-        # [parameters, S] tensor takes another summation order when S = 1.
-        first = grads[names[0]]
-        total = first.new_zeros(first.shape[0])
-        for name in names:
-            total = total + grads[name].flatten(1).square().sum(1)
-        return total.sqrt()
-
-    groups = [[n for n in grads if not n.startswith("critic.")], [n for n in grads if n.startswith("critic.")]]
-    clipped = dict(grads)
-    actor_norm = norm(groups[0])
-    for names in groups:
-        if not names:
-            continue
-        total = actor_norm if names is groups[0] else norm(names)
-        coef = (max_norm / (total + 1e-6)).clamp(max=1.0)
-        for name in names:
-            clipped[name] = grads[name] * coef.reshape((-1,) + (1,) * (grads[name].dim() - 1))
-    return clipped, actor_norm
-
-
-class _LossModule(nn.Module):
-    """The loss as a module, so that ``functional_call`` can swap in one seed's parameters."""
-
-    def __init__(self, policy: Policy, config: RunConfig) -> None:
-        super().__init__()
-        self.policy = policy
-        self.config = config
-
-    def forward(self, rollout: Rollout, running_mean: torch.Tensor | None,
-                moments: tuple[torch.Tensor, torch.Tensor] | None, columns: slice | None) -> tuple[torch.Tensor, ...]:
-        terms = policy_gradient_loss(self.policy, rollout, self.config, running_mean, columns, moments)
-        return tuple(getattr(terms, name) for name in LOSS_TERMS)
-
-
-class _MomentsModule(_LossModule):
-    """The whole batch's advantage moments, for the parts of a split update (same parameter names)."""
-
-    def forward(self, rollout: Rollout, running_mean: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        return advantage_moments(self.policy, rollout, self.config, running_mean)
-
-
 class SeedBatch:
     """S policies as stacked tensors, with vmapped acting and loss-gradient functions."""
 
@@ -131,8 +78,6 @@ class SeedBatch:
         params, buffers = stack_module_state(policies)
         self.params = {name: p.detach().to(device) for name, p in params.items()}
         self.buffers = {name: b.to(device) for name, b in buffers.items()}
-        self.loss_module = _LossModule(self.skeleton, config)
-        self.moments_module = _MomentsModule(self.skeleton, config)
         self.head = self.skeleton.action_head
         # (indices, the parameters they were gathered from, gathered parameters, gathered buffers)
         self._subset: tuple[torch.Tensor, dict, dict, dict] | None = None
@@ -164,55 +109,110 @@ class SeedBatch:
             in_dims = (0, 0, 0, 0, None if noise is None else 0)
             return vmap_over_seeds(one_seed, in_dims, params, buffers, obs, state, noise)
 
-    def gradients(self, rollout: Rollout, running_mean: torch.Tensor | None,
-                  active: torch.Tensor) -> tuple[dict, dict[str, torch.Tensor]]:
-        """Per-seed gradients of the loss ``{name: [S, ...]}`` and its terms ``[S]``.
+    def _vmapped(self, function: Callable[..., Any], index: torch.Tensor, part: Rollout, names: list[str],
+                 seed_args: tuple[Any, ...]) -> tuple[Any, dict[str, torch.Tensor]]:
+        """``function(policy, one seed's rollout, *its seed_args)`` for the seeds ``index``, vmapped.
 
-        Rollout tensors are ``[S, T(+1), B, ...]`` except ``is_init``, which all
-        seeds share. Seeds are grouped by the padded length of their own longest
-        episode (``padded_length``) and each group's gradients are one vmapped
-        call. A seed's arithmetic then has the same shapes whichever seeds share
-        its batch (batched matrix products round each seed's slice as a matrix
-        product alone would), so its gradient is the same bit for bit; a shared
-        padding to the batch's longest episode would not be. Inactive seeds get
-        zeros.
+        Returns its outputs ``[K, ...]`` and, when ``names`` is not empty, the gradients
+        of their first output's sum with respect to those parameters ``{name: [K, ...]}``
+        (seeds share no parameters: the gradient of the sum is each seed's own).
         """
-        def call(module, params, buffers, obs, actions, rewards, terminated, truncated, valid, is_init, *args):
-            prefixed = ({f"policy.{k}": v for k, v in params.items()}, {f"policy.{k}": v for k, v in buffers.items()})
-            one = Rollout(obs, is_init, actions, rewards, terminated, truncated, valid)
-            return functional_call(module, prefixed, (one, *args), tie_weights=False)
+        module = Bound(self.skeleton, function)
 
-        in_dims = (0, 0, 0, 0, 0, 0, 0, 0, None, None if running_mean is None else 0)
-        grads = {name: torch.zeros_like(p) for name, p in self.params.items()}
-        terms = {name: torch.zeros(self.seeds, device=self.device) for name in LOSS_TERMS}
+        def one(params, buffers, obs, actions, rewards, terminated, truncated, valid, is_init, *args):
+            prefixed = ({f"policy.{k}": v for k, v in params.items()}, {f"policy.{k}": v for k, v in buffers.items()})
+            rollout = Rollout(obs, is_init, actions, rewards, terminated, truncated, valid)
+            return functional_call(module, prefixed, (rollout, *args), tie_weights=False)
+
+        params = {k: (v[index].requires_grad_() if k in names else v[index]) for k, v in self.params.items()}
+        buffers = {k: v[index] for k, v in self.buffers.items()}
+        inputs = (params, buffers, part.obs, part.actions, part.rewards, part.terminated, part.truncated, part.valid,
+                  part.is_init, *seed_args)
+        in_dims = (0,) * 8 + (None,) + tuple(None if a is None else 0 for a in seed_args)
+        with torch.enable_grad() if names else torch.no_grad(), matmul_recurrence():
+            out = vmap_over_seeds(one, in_dims, *inputs)
+            if not names:
+                return out, {}
+            first = out[0] if isinstance(out, tuple) else out
+            grads = torch.autograd.grad(first.sum(), [params[n] for n in names], allow_unused=True)
+        return out, {n: torch.zeros_like(params[n]) if g is None else g for n, g in zip(names, grads)}
+
+    def _groups(self, rollout: Rollout, active: torch.Tensor) -> list[tuple[torch.Tensor, Rollout, int]]:
+        """The active seeds grouped by the padded length of their own longest episode (``padded_length``):
+        ``(indices [K], their rollout cut or padded to that length, the length)`` per group.
+
+        A seed's arithmetic then has the same shapes whichever seeds share its batch
+        (batched matrix products round each seed's slice as a matrix product alone
+        would), so its gradient is the same bit for bit; a shared padding to the
+        batch's longest episode would not be.
+        """
         lengths = rollout.valid.sum(1).amax(1).clamp_min(1).tolist()  # [S] longest episode of each seed
         groups: dict[int, list[int]] = {}
         for s in torch.nonzero(active).flatten().tolist():
             groups.setdefault(padded_length(lengths[s], self.max_steps), []).append(s)
+        out = []
         for steps, members in groups.items():
             index = torch.tensor(members, device=self.device)
-            part = _time_slice(rollout, index, steps)
+            out.append((index, _time_slice(rollout, index, steps), steps))
+        return out
+
+    def policy_gradients(self, rollout: Rollout, running_mean: torch.Tensor | None, scale: Scale | None,
+                         active: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Per-seed gradients of the actor's loss ``{name: [S, ...]}`` and its terms ``[S]``.
+
+        Rollout tensors are ``[S, T(+1), B, ...]`` except ``is_init``, which all
+        seeds share; inactive seeds get zeros.
+        """
+        config, names = self.config, [n for n in self.params if not is_critic(n)]
+        grads = {n: torch.zeros_like(self.params[n]) for n in names}
+        terms = {name: torch.zeros(self.seeds, device=self.device) for name in POLICY_TERMS}
+        for index, part, steps in self._groups(rollout, active):
             baseline = None if running_mean is None else running_mean[index]
-            params = {k: v[index].requires_grad_() for k, v in self.params.items()}
-            buffers = {k: v[index] for k, v in self.buffers.items()}
-            inputs = (params, buffers, part.obs, part.actions, part.rewards, part.terminated, part.truncated,
-                      part.valid, part.is_init, baseline)
+            group_scale = None if scale is None else (scale[0][index], scale[1][index])
             chunks = column_chunks(steps, part.rewards.shape[2], self.skeleton.agent.max_loss_rows)
             moments = None
-            if len(chunks) > 1 and self.config.normalize_returns:  # once per group, shared by its parts
-                with matmul_recurrence():
-                    moments = vmap_over_seeds(functools.partial(call, self.moments_module), in_dims, *inputs)
+            if len(chunks) > 1 and config.normalize_returns:  # once per group, shared by its parts
+                moments, _ = self._vmapped(lambda policy, r, b, s: advantage_moments(policy, r, config, b, s),
+                                           index, part, [], (baseline, group_scale))
             for columns in chunks:
-                with torch.enable_grad(), matmul_recurrence():
-                    chunk_terms = vmap_over_seeds(lambda *a: call(self.loss_module, *a, columns),
-                                                  in_dims + (None if moments is None else 0,), *inputs, moments)
-                    # Seeds share no parameters: the gradient of the sum is each seed's own gradient.
-                    chunk_grads = torch.autograd.grad(chunk_terms[0].sum(), list(params.values()))
-                for name, value in zip(params, chunk_grads):
+                def loss(policy, r, b, m, s, columns=columns):
+                    terms = policy_gradient_loss(policy, r, config, b, columns, m, s)
+                    return tuple(getattr(terms, name) for name in POLICY_TERMS)
+
+                out, chunk_grads = self._vmapped(loss, index, part, names, (baseline, moments, group_scale))
+                for name, value in chunk_grads.items():
                     grads[name][index] += value
-                for i, name in enumerate(LOSS_TERMS):
-                    terms[name][index] += chunk_terms[i].detach()
+                for i, name in enumerate(POLICY_TERMS):
+                    terms[name][index] += out[i].detach()
         return grads, terms
+
+    def value_gradients(self, rollout: Rollout, scale: Scale, active: torch.Tensor
+                        ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Per-seed gradients of the critic's loss ``{name: [S, ...]}`` and the loss ``[S]``."""
+        config, names = self.config, [n for n in self.params if is_critic(n)]
+        grads = {n: torch.zeros_like(self.params[n]) for n in names}
+        total = torch.zeros(self.seeds, device=self.device)
+        for index, part, steps in self._groups(rollout, active):
+            group_scale = (scale[0][index], scale[1][index])
+            for columns in column_chunks(steps, part.rewards.shape[2], self.skeleton.agent.max_loss_rows):
+                out, chunk_grads = self._vmapped(
+                    lambda policy, r, s, columns=columns: value_loss(policy, r, config, s, columns),
+                    index, part, names, (group_scale,))
+                for name, value in chunk_grads.items():
+                    grads[name][index] += value
+                total[index] += out.detach()
+        return grads, total
+
+    def target_moments(self, rollout: Rollout, scale: Scale) -> Scale:
+        """Mean and standard deviation ``[S]`` of each seed's critic targets (inactive seeds: 0 and 1)."""
+        mean, std = torch.zeros(self.seeds, device=self.device), torch.ones(self.seeds, device=self.device)
+        everyone = torch.ones(self.seeds, dtype=torch.bool, device=self.device)
+        for index, part, _ in self._groups(rollout, everyone):
+            (group_mean, group_std), _ = self._vmapped(
+                lambda policy, r, s: target_moments(policy, r, self.config, s), index, part, [],
+                ((scale[0][index], scale[1][index]),))
+            mean[index], std[index] = group_mean, group_std
+        return mean, std
 
 
 def vmap_over_seeds(function: Callable, in_dims: tuple[int | None, ...], *args: Any) -> Any:
@@ -338,17 +338,6 @@ def episode_stats(rollout: Rollout, success_score: float) -> list[dict[str, floa
     return [episode_summary(row, length, success_score) for row, length in zip(returns, lengths)]
 
 
-def _first_non_finite(terms: dict[str, torch.Tensor], grad_norm: torch.Tensor) -> list[str | None]:
-    """Per seed, the name of the first NaN/inf loss term or gradient norm (None when all finite)."""
-    named = [(TERM_COLUMNS[n], terms[n]) for n in ("policy", "value", "entropy", "total")] + [("grad_norm", grad_norm)]
-    values = torch.stack([value for _, value in named], 1).cpu()  # [S, k]
-    problems = []
-    for row in values:
-        bad = [(name, float(v)) for (name, _), v in zip(named, row) if not math.isfinite(float(v))]
-        problems.append(f"{bad[0][0]} is {bad[0][1]}" if bad else None)
-    return problems
-
-
 def build_seed_batch(configs: list[RunConfig], device: torch.device
                      ) -> tuple[TorchEnv, SeedBatch, dict[str, torch.Tensor]]:
     """The environment, the stacked policies (weights from each seed's init stream) and the
@@ -363,11 +352,34 @@ def build_seed_batch(configs: list[RunConfig], device: torch.device
     return env, SeedBatch(policies, config, env.max_episode_steps, device), keys
 
 
-def train_seed_batch(configs: list[RunConfig]) -> list[Any]:
+class TorchTrainer:
+    """S seeds of one setting on the torch-native environments, as one ``SeedBatch``."""
+
+    def __init__(self, configs: list[RunConfig], device: torch.device) -> None:
+        self.config, self.device = configs[0], device
+        self.spec = bench_envs.spec_for(self.config.env)
+        self.env, self.learner, self.keys = build_seed_batch(configs, device)
+        self.everyone = torch.ones(len(configs), dtype=torch.bool, device=device)
+
+    def collect(self, update: int, active: torch.Tensor) -> Rollout:
+        return collect(self.env, self.learner, self.keys, update, self.config.num_envs, active)
+
+    def episode_stats(self, rollout: Rollout) -> list[dict[str, float]]:
+        steps = rollout.valid.sum((1, 2)).cpu().tolist()
+        return [{**stats, "steps": float(n)} for stats, n in zip(episode_stats(rollout, self.spec.success_score), steps)]
+
+    def evaluate(self) -> list[dict[str, float]]:
+        rollout = collect(self.env, self.learner, self.keys, 0, self.config.eval_episodes, self.everyone,
+                          evaluation=True)
+        return episode_stats(rollout, self.spec.success_score)
+
+
+def train_seed_batch(configs: list[RunConfig]) -> list[RunResult | TrainingDiverged]:
     """Train the runs of ``configs`` (validated, resolved, differing only in seed) as one batch.
 
-    Returns, per config in order, a ``bench.learn.train.RunResult`` or the
-    ``bench.learn.train.TrainingDiverged`` of that seed (with its partial metrics).
+    Returns, per config in order, a ``RunResult`` or the ``TrainingDiverged`` of
+    that seed (with its partial metrics). The learning rule is
+    ``bench.learn.update``'s, as for single runs.
     """
     check_batchable(configs)
     config = configs[0]
@@ -376,84 +388,15 @@ def train_seed_batch(configs: list[RunConfig]) -> list[Any]:
     device = select_device(config.device)
     configure_determinism(device)
     keep_freed_memory()  # a batch's tensors are megabytes, reallocated every step
-    spec = bench_envs.spec_for(config.env)
-    env, batch, keys = build_seed_batch(configs, device)
-    seeds = batch.seeds
-    optimiser = StackedAdam(batch.params, config.lr)
-    running_mean = (RunningMeanBaseline(config.baseline_rate, (seeds,), device)
-                    if config.baseline == "running_mean" else None)
-    max_norm = config.max_grad_norm if config.max_grad_norm > 0 else math.inf
+    trainer = TorchTrainer(configs, device)
+    seeds = [c.seed for c in configs]
 
-    active = torch.ones(seeds, dtype=torch.bool, device=device)
-    env_steps = torch.zeros(seeds, dtype=torch.long, device=device)
-    rows: list[list[dict[str, Any]]] = [[] for _ in configs]
-    failures: dict[int, str] = {}
-    updates = [0] * seeds
-    update, start = 0, time.perf_counter()
-    while bool(active.any()):
-        rollout = collect(env, batch, keys, update, config.num_envs, active)
-        grads, terms = batch.gradients(rollout, running_mean.value if running_mean else None, active)
-        grads, grad_norm = clip_per_seed(grads, max_norm)
-        problems = _first_non_finite(terms, grad_norm)
-        diverged = torch.tensor([p is not None for p in problems], device=device) & active
-        stepping = active & ~diverged
-        batch.params = optimiser.step(batch.params, grads, update + 1, stepping)
-        if running_mean is not None:
-            running_mean.update(terms["return_mean"], stepping)
+    def identity(run_config: RunConfig) -> dict[str, Any]:
+        return {**run_identity(run_config, device), "seed_batch": seeds}
 
-        lengths = rollout.valid.sum(1).sum(1)  # [S]
-        env_steps = torch.where(stepping, env_steps + lengths, env_steps)
-        stats = episode_stats(rollout, spec.success_score)
-        columns = {**{TERM_COLUMNS[n]: terms[n].double() for n in TERM_COLUMNS}, "grad_norm": grad_norm.double()}
-        table = torch.stack(list(columns.values()), 1).cpu().tolist()  # one transfer per update
-        steps_now, was_active, wall = env_steps.cpu().tolist(), active.cpu().tolist(), time.perf_counter() - start
-        episodes = 0
-        for s in range(seeds):
-            if not was_active[s]:
-                continue
-            if problems[s] is not None:
-                failures[s] = f"update {update}: {problems[s]} (not finite)"
-                continue
-            values = dict(zip(columns, table[s]))
-            episodes = (rows[s][-1]["episodes_total"] if rows[s] else 0) + int(stats[s]["episodes"])
-            rows[s].append({"phase": "train", "update": update, "env_steps": steps_now[s], "episodes_total": episodes,
-                            "wall_time": wall, **stats[s], **values})
-            updates[s] = update + 1
-        active = stepping & (env_steps < config.steps)
-        update += 1
-    train_seconds = time.perf_counter() - start
-
-    everyone = torch.ones(seeds, dtype=torch.bool, device=device)
-    final = episode_stats(collect(env, batch, keys, 0, config.eval_episodes, everyone, evaluation=True),
-                          spec.success_score)
-    total_steps = sum(r[-1]["env_steps"] for r in rows if r)
-    parameters = sum(p[0].numel() for p in batch.params.values())
-    outcomes: list[Any] = []
-    for s, run_config in enumerate(configs):
-        metrics = pd.DataFrame(rows[s])
-        if s in failures:
-            error = TrainingDiverged(failures[s])
-            error.metrics = metrics
-            outcomes.append(error)
-            continue
-        evaluation = final[s]
-        last = rows[s][-1]
-        eval_row = {"phase": "eval", "update": last["update"], "env_steps": last["env_steps"],
-                    "episodes_total": last["episodes_total"], "wall_time": time.perf_counter() - start, **evaluation}
-        info = {
-            **run_identity(run_config, device),
-            "status": "finished",
-            "parameters": parameters,
-            "updates": updates[s],
-            "env_steps": last["env_steps"],
-            "train_seconds": train_seconds,
-            "wall_seconds": time.perf_counter() - start,
-            "steps_per_second": last["env_steps"] / train_seconds if train_seconds > 0 else math.nan,
-            "seed_batch": [c.seed for c in configs],
-            "batch_steps_per_second": total_steps / train_seconds if train_seconds > 0 else math.nan,
-            "final_score": evaluation["return_mean"],
-            "final_success_rate": evaluation["success_rate"],
-            "normalised_score": spec.normalise(evaluation["return_mean"]),
-        }
-        outcomes.append(RunResult(pd.concat([metrics, pd.DataFrame([eval_row])], ignore_index=True), info))
+    outcomes = train_runs(configs, trainer, trainer.spec.normalise, identity)
+    finished = [o.info for o in outcomes if isinstance(o, RunResult)]
+    total_steps = sum(info["env_steps"] for info in finished)
+    for info in finished:  # the batch's throughput, what a seed batch is for
+        info["batch_steps_per_second"] = total_steps / info["train_seconds"] if info["train_seconds"] > 0 else math.nan
     return outcomes

@@ -1,86 +1,155 @@
 """One training run: a pure function of its ``RunConfig`` (seed included).
 
-Reads top to bottom: seed the streams, build environments and policy, then
-repeat {collect B complete episodes, recompute and differentiate the loss,
-clip, step} until the step budget is spent, then evaluate the deterministic
-policy on fresh episodes.
+Seed the streams, build the gymnasium environments and the policy, then hand
+them to the learning rule (``bench.learn.update.train_runs``): repeat {collect
+B complete episodes, one update} until the step budget is spent, then evaluate
+the deterministic policy on fresh episodes. On the torch backend a run is a
+seed batch of one (``bench.learn.seed_batch``).
 """
 
 from __future__ import annotations
 
-import math
-import os
 import sys
-import time
-from dataclasses import dataclass
 from typing import Any
 
-import gymnasium as gym
-import numpy as np
-import pandas as pd
 import torch
+from torch.func import functional_call
 
 from bench import envs as bench_envs
+from bench.envs.vector import GymBatch, make_env_batch
 from bench.learn.common import (RunResult, Streams, TrainingDiverged, configure_determinism, episode_summary,
                                 run_identity, seeded_policy, select_device)
 from bench.learn.config import RunConfig
-from bench.learn.loss import LossTerms, RunningMeanBaseline, advantage_moments, column_chunks, policy_gradient_loss
-from bench.learn.optim import Adam
-from bench.learn.policy import Policy, build_policy
+from bench.learn.loss import Bound, advantage_moments, column_chunks, policy_gradient_loss, target_moments, value_loss
+from bench.learn.policy import Policy
 from bench.learn.rollout import Rollout, collect_episodes
-from bench.envs.vector import make_env_batch
+from bench.learn.update import Scale, is_critic, train_runs
 
 #: Columns that measure time, not learning: excluded from determinism checks.
 TIMING_COLUMNS = ("wall_time",)
+__all__ = ["TIMING_COLUMNS", "RunResult", "TrainingDiverged", "train", "evaluate", "GymLearner"]
 
 
-def clip_gradients(policy: Policy, max_norm: float) -> torch.Tensor:
-    """Clip actor and critic separately; return the actor's norm before clipping.
+class GymLearner:
+    """Gradients of one run's losses, with its parameters kept as a stack of one (``[1, ...]``).
 
-    Separately, because the critic's gradient scales with the returns and would
-    otherwise dictate how much of the policy gradient survives the clip.
+    The policy module acts with the same values: setting ``params`` copies them in.
     """
-    actor = [p for name, p in policy.named_parameters() if not name.startswith("critic.")]
-    norm = torch.nn.utils.clip_grad_norm_(actor, max_norm)
-    if policy.critic is not None:
-        torch.nn.utils.clip_grad_norm_(policy.critic.parameters(), max_norm)
-    return norm
+
+    def __init__(self, policy: Policy, config: RunConfig) -> None:
+        self.policy = policy
+        self.config = config
+        self._params = {name: p.detach().clone()[None] for name, p in policy.named_parameters()}
+
+    @property
+    def params(self) -> dict[str, torch.Tensor]:
+        return self._params
+
+    @params.setter
+    def params(self, value: dict[str, torch.Tensor]) -> None:
+        self._params = value
+        with torch.no_grad():
+            for name, p in self.policy.named_parameters():
+                p.copy_(value[name][0])
+
+    def _grads(self, names: list[str], losses: Any) -> dict[str, torch.Tensor]:
+        """Accumulate ``losses()`` (an iterable of scalar parts) into gradients ``[1, ...]`` of ``names``."""
+        leaves = {n: self._params[n][0].detach().requires_grad_() for n in names}
+        totals = {n: torch.zeros_like(v) for n, v in leaves.items()}
+        for part in losses(leaves):
+            for name, g in zip(leaves, torch.autograd.grad(part, list(leaves.values()), allow_unused=True)):
+                if g is not None:
+                    totals[name] += g
+        return {n: g[None] for n, g in totals.items()}
+
+    def _call(self, leaves: dict[str, torch.Tensor], function: Any, *args: Any) -> Any:
+        """``function(policy, *args)`` with ``leaves`` in place of those parameters (the others detached)."""
+        tensors = {n: p.detach() for n, p in self.policy.named_parameters()}
+        tensors.update(leaves)
+        return functional_call(Bound(self.policy, function), {f"policy.{n}": v for n, v in tensors.items()}, args,
+                               tie_weights=False)
+
+    def policy_gradients(self, rollout: Rollout, running_mean: torch.Tensor | None, scale: Scale | None,
+                         active: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        config = self.config
+        baseline = None if running_mean is None else running_mean[0]
+        one_scale = None if scale is None else (scale[0][0], scale[1][0])
+        chunks = column_chunks(rollout.rewards.shape[0], rollout.rewards.shape[1], self.policy.agent.max_loss_rows)
+        moments = None
+        if len(chunks) > 1 and config.normalize_returns:  # once per update, shared by the parts
+            moments = advantage_moments(self.policy, rollout, config, baseline, one_scale)
+        parts = []
+
+        def losses(leaves):
+            for columns in chunks:
+                part = self._call(leaves, policy_gradient_loss, rollout, config, baseline, columns, moments,
+                                  one_scale)
+                parts.append(part)
+                yield part.total
+
+        grads = self._grads([n for n in self._params if not is_critic(n)], losses)
+        terms = {name: torch.stack([sum(getattr(p, name).detach() for p in parts)])
+                 for name in ("total", "policy", "entropy", "baseline", "return_mean")}
+        return grads, terms
+
+    def value_gradients(self, rollout: Rollout, scale: Scale, active: torch.Tensor
+                        ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        chunks = column_chunks(rollout.rewards.shape[0], rollout.rewards.shape[1], self.policy.agent.max_loss_rows)
+        one_scale = (scale[0][0], scale[1][0])
+        total = []
+
+        def losses(leaves):
+            for columns in chunks:
+                part = self._call(leaves, value_loss, rollout, self.config, one_scale, columns)
+                total.append(part.detach())
+                yield part
+
+        grads = self._grads([n for n in self._params if is_critic(n)], losses)
+        return grads, torch.stack([sum(total)])
+
+    def target_moments(self, rollout: Rollout, scale: Scale) -> Scale:
+        mean, std = target_moments(self.policy, rollout, self.config, (scale[0][0], scale[1][0]))
+        return mean[None], std[None]
 
 
-def _episode_stats(rollout: Rollout, success_score: float) -> dict[str, float]:
-    return episode_summary(rollout.episode_returns.double().cpu().numpy(), rollout.lengths.double().cpu().numpy(),
-                           success_score)
+class GymTrainer:
+    """A single run on gymnasium's vector environments (``bench.envs.vector``)."""
 
+    def __init__(self, config: RunConfig, device: torch.device) -> None:
+        self.config, self.device = config, device
+        self.streams = Streams.from_seed(config.seed)
+        self.spec = bench_envs.spec_for(config.env)
+        self.envs = make_env_batch(config.env, config.num_envs, device)
+        self.policy = seeded_policy(config, self.envs.single_observation_space, self.envs.single_action_space,
+                                    self.streams.init, device)
+        self.learner = GymLearner(self.policy, config)
+        self.actions = torch.Generator(device=device).manual_seed(self.streams.actions)
 
-def _check_finite(update: int, terms: LossTerms, grad_norm: torch.Tensor) -> None:
-    for name, value in (("policy_loss", terms.policy), ("value_loss", terms.value), ("entropy", terms.entropy),
-                        ("loss", terms.total), ("grad_norm", grad_norm)):
-        if not torch.isfinite(value).all():
-            raise TrainingDiverged(f"update {update}: {name} is {value.item()} (not finite)")
+    def collect(self, update: int, active: torch.Tensor) -> Rollout:
+        return collect_episodes(self.envs, self.policy, self.actions, self.device,
+                                seed=self.streams.env if update == 0 else None)
 
+    def episode_stats(self, rollout: Rollout) -> list[dict[str, float]]:
+        lengths = rollout.lengths.double().cpu().numpy()
+        stats = episode_summary(rollout.episode_returns.double().cpu().numpy(), lengths, self.spec.success_score)
+        return [{**stats, "steps": float(lengths.sum())}]
 
-def accumulate_gradients(policy: Policy, rollout: Rollout, config: RunConfig,
-                         running_mean: torch.Tensor | None) -> LossTerms:
-    """Backward the update's loss into ``.grad``, one pass per column chunk; return its (detached) terms."""
-    chunks = column_chunks(rollout.rewards.shape[0], rollout.rewards.shape[1], policy.agent.max_loss_rows)
-    moments = (advantage_moments(policy, rollout, config, running_mean)
-               if len(chunks) > 1 and config.normalize_returns else None)
-    parts = []
-    for columns in chunks:
-        part = policy_gradient_loss(policy, rollout, config, running_mean, columns, moments)
-        part.total.backward()
-        parts.append(part)
-    return LossTerms.sum(parts)
+    def evaluate(self) -> list[dict[str, float]]:
+        return [evaluate(self.policy, self.config, self.streams.eval_env, self.device)]
+
+    def close(self) -> None:
+        self.envs.close()
 
 
 def evaluate(policy: Policy, config: RunConfig, seed: int, device: torch.device) -> dict[str, float]:
     """Mean return of the deterministic policy over ``eval_episodes`` fresh episodes."""
-    envs = make_env_batch(config.env, config.eval_episodes, device)
+    envs: GymBatch = make_env_batch(config.env, config.eval_episodes, device)
     try:
         rollout = collect_episodes(envs, policy, torch.Generator(device=device), device, seed=seed, deterministic=True)
     finally:
         envs.close()
-    return _episode_stats(rollout, bench_envs.spec_for(config.env).success_score)
+    return episode_summary(rollout.episode_returns.double().cpu().numpy(), rollout.lengths.double().cpu().numpy(),
+                           bench_envs.spec_for(config.env).success_score)
 
 
 def _progress_bar(total: int, enabled: bool):
@@ -94,8 +163,10 @@ def _progress_bar(total: int, enabled: bool):
 def train(config: RunConfig, progress: bool = False) -> RunResult:
     """Train one run. ``config`` must be validated and have ``steps > 0``.
 
-    On the torch backend this is a seed batch of one (``bench.learn.seed_batch``), so
-    a run gives the same numbers alone or batched with other seeds.
+    Raises ``TrainingDiverged`` (with the metrics so far) when a loss or gradient
+    becomes NaN or infinite. On the torch backend this is a seed batch of one
+    (``bench.learn.seed_batch``), so a run gives the same numbers alone or
+    batched with other seeds.
     """
     if config.steps <= 0:
         raise ValueError("train() needs a resolved step budget (config.steps > 0)")
@@ -103,75 +174,23 @@ def train(config: RunConfig, progress: bool = False) -> RunResult:
         from bench.learn.seed_batch import train_seed_batch
 
         (outcome,) = train_seed_batch([config])
-        if isinstance(outcome, TrainingDiverged):
-            raise outcome
-        return outcome
-    device = select_device(config.device)
-    configure_determinism(device)
-    streams = Streams.from_seed(config.seed)
-    spec = bench_envs.spec_for(config.env)
+    else:
+        device = select_device(config.device)
+        configure_determinism(device)
+        trainer = GymTrainer(config, device)
+        bar = _progress_bar(config.steps, progress)
 
-    envs = make_env_batch(config.env, config.num_envs, device)
-    policy = seeded_policy(config, envs.single_observation_space, envs.single_action_space, streams.init, device)
-    optimiser = Adam(policy.parameters(), lr=config.lr, eps=1e-5)
-    action_stream = torch.Generator(device=device).manual_seed(streams.actions)
-    running_mean = RunningMeanBaseline(config.baseline_rate) if config.baseline == "running_mean" else None
-    max_norm = config.max_grad_norm if config.max_grad_norm > 0 else math.inf
+        def on_update(steps: int, return_mean: float) -> None:
+            bar.update(steps)
+            bar.set_postfix(ret=f"{return_mean:.1f}")
 
-    rows: list[dict[str, Any]] = []
-    env_steps, episodes, update = 0, 0, 0
-    bar = _progress_bar(config.steps, progress)
-    start = time.perf_counter()
-    try:
-        while env_steps < config.steps:
-            rollout = collect_episodes(
-                envs, policy, action_stream, device, seed=streams.env if update == 0 else None
-            )
-            optimiser.zero_grad()
-            terms = accumulate_gradients(policy, rollout, config, running_mean.value if running_mean else None)
-            if running_mean is not None:
-                running_mean.update(terms.return_mean)
-            grad_norm = clip_gradients(policy, max_norm)
-            _check_finite(update, terms, grad_norm)
-            optimiser.step()
-
-            new_steps = int(rollout.lengths.sum().item())
-            env_steps += new_steps
-            stats = _episode_stats(rollout, spec.success_score)
-            episodes += int(stats["episodes"])
-            rows.append({"phase": "train", "update": update, "env_steps": env_steps, "episodes_total": episodes,
-                         "wall_time": time.perf_counter() - start, **stats, **terms.as_floats(),
-                         "grad_norm": float(grad_norm)})
-            update += 1
+        try:
+            (outcome,) = train_runs([config], trainer, trainer.spec.normalise,
+                                    lambda c: run_identity(c, device), on_update if bar is not None else None)
+        finally:
+            trainer.close()
             if bar is not None:
-                bar.update(new_steps)
-                bar.set_postfix(ret=f"{stats['return_mean']:.1f}")
-    except TrainingDiverged as error:
-        error.metrics = pd.DataFrame(rows)
-        raise
-    finally:
-        envs.close()
-        if bar is not None:
-            bar.close()
-    train_seconds = time.perf_counter() - start
-
-    final = evaluate(policy, config, streams.eval_env, device)
-    rows.append({"phase": "eval", "update": update - 1, "env_steps": env_steps, "episodes_total": episodes,
-                 "wall_time": time.perf_counter() - start, **final})
-    metrics = pd.DataFrame(rows)
-    info = {
-        **run_identity(config, device),
-        "status": "finished",
-        "parameters": sum(p.numel() for p in policy.parameters() if p.requires_grad),
-        "updates": update,
-        "env_steps": env_steps,
-        "train_seconds": train_seconds,
-        "wall_seconds": time.perf_counter() - start,
-        "steps_per_second": env_steps / train_seconds if train_seconds > 0 else math.nan,
-        "final_score": final["return_mean"],
-        "final_success_rate": final["success_rate"],
-        "normalised_score": spec.normalise(final["return_mean"]),
-    }
-    return RunResult(metrics, info)
-
-
+                bar.close()
+    if isinstance(outcome, TrainingDiverged):
+        raise outcome
+    return outcome

@@ -4,6 +4,19 @@
 ``analysis.json`` (tables, intervals, answers and the abstract's findings, all
 as plain data for the template) and ``curve_summary.parquet`` /
 ``profiles.parquet`` (the data behind the figures). The template only presents.
+
+The rules that keep a claim honest (Agarwal et al. 2021; Holm 1979):
+
+- a result cell whose 95 % CI does not clear the environment's floor (the
+  untrained policy's score) is marked "no learning";
+- "best" and "tied" come from stratified-bootstrap tests of the IQM difference
+  between the top variant and each other one, Holm-adjusted over the experiment's
+  table; "best" is named only when it beats every other variant, the runner-up included;
+- an environment where no variant clears the floor is uninformative at this budget
+  and left out of the experiment's aggregate and its probabilities of improvement;
+- the probabilities of improvement of an experiment are one Holm family;
+- time to threshold counts unsolved seeds as censored (median only when more than
+  half solved).
 """
 
 from __future__ import annotations
@@ -11,7 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +32,20 @@ import numpy as np
 import pandas as pd
 
 from bench import envs
+from bench.paper import questions as question_registry
 from bench.paper import stats
+from bench.paper.text import ALPHA, fmt, interval_text, p_text, poi_sentence, poi_verdict
 from bench.pipeline.plan import Plan, load_plan
 
 CURVE_POINTS = 40
 CURVE_REPLICATES = 300
 SMOOTHING_UPDATES = 3
 PROFILE_THRESHOLDS = np.linspace(-0.25, 1.25, 61)
+#: below these a run is a smoke or quick run whose numbers are not evidence
+EVIDENCE_SEEDS = 5
+EVIDENCE_BUDGET_SCALE = 1.0
+
+__all__ = ["ALPHA", "fmt", "interval_text", "p_text"]
 
 
 @dataclass
@@ -35,21 +55,6 @@ class Context:
     curves: pd.DataFrame
     membership: pd.DataFrame
     rng: np.random.Generator
-
-
-def fmt(value: float, digits: int = 3) -> str:
-    """A number with ``digits`` significant digits (no exponent for everyday sizes)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if value == 0:
-        return "0"
-    magnitude = int(math.floor(math.log10(abs(value))))
-    decimals = max(0, digits - 1 - magnitude)
-    return f"{value:,.{decimals}f}"
-
-
-def interval_text(interval: stats.Interval) -> str:
-    return f"{fmt(interval.estimate)} [{fmt(interval.low)}, {fmt(interval.high)}]"
 
 
 def finished(runs: pd.DataFrame) -> pd.DataFrame:
@@ -77,41 +82,103 @@ def score_matrix(runs: pd.DataFrame, label: str, env_ids: list[str], column: str
     return np.stack([v[:count] for v in per_env], axis=1)
 
 
-def results_table(ctx: Context, experiment: str) -> dict[str, Any]:
-    """Environment rows x variant columns: IQM of the final score [95 % CI]; best and ties marked."""
+def floors(ctx: Context) -> dict[str, float]:
+    """Per environment: the median over its finished runs of ``initial_score`` (the untrained
+    deterministic policy's evaluation score); NaN where no run recorded it (floor not measured)."""
+    done = finished(ctx.runs)
+    out = {}
+    for env in dict.fromkeys(run.env for run in ctx.plan.runs):
+        values = done[done["env"] == env]["initial_score"] if "initial_score" in done else pd.Series(dtype=float)
+        values = pd.to_numeric(values, errors="coerce").dropna()
+        out[env] = float(values.median()) if len(values) else math.nan
+    return out
+
+
+def floor_text(floor: float) -> str:
+    return "floor not measured" if math.isnan(floor) else fmt(floor)
+
+
+def _cell(ctx: Context, runs: pd.DataFrame, label: str, env: str, floor: float) -> dict[str, Any]:
+    """One result cell: IQM of the final score over seeds [95 % CI]; ``no_learning`` when the CI's
+    lower end does not clear the floor; ``scores`` (dropped before output) for the tests."""
+    scores = score_matrix(runs, label, [env], "final_score")
+    if len(scores) == 0:
+        return {"label": label, "text": "missing", "n": 0, "best": False, "tied": False, "no_learning": False}
+    interval = stats.bootstrap_interval(scores, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng)
+    no_learning = not math.isnan(floor) and interval.low <= floor
+    return {"label": label, "n": int(len(scores)), **interval.as_dict(), "text": interval_text(interval),
+            "best": False, "tied": False, "no_learning": bool(no_learning), "scores": scores}
+
+
+def _row_tests(ctx: Context, cells: list[dict[str, Any]]) -> list[tuple[dict, dict, stats.Test]]:
+    """(top, other, test of IQM(top) - IQM(other)) for every other scored cell, runner-up first."""
+    ranked = sorted((c for c in cells if c["n"] > 0), key=lambda c: -c["estimate"])
+    return [(ranked[0], other, stats.bootstrap_difference(ranked[0]["scores"], other["scores"], stats.iqm,
+                                                           ctx.plan.bootstrap_replicates, ctx.rng))
+            for other in ranked[1:]]
+
+
+def _row_verdict(cells: list[dict[str, Any]], tests: list[tuple[dict, dict, stats.Test]]) -> dict[str, Any]:
+    """Mark the best cell (significantly above every other one) or the group that cannot be separated."""
+    scored = [c for c in cells if c["n"] > 0]
+    if len(scored) < 2:
+        return {"best": None, "group": [c["label"] for c in scored], "verdict": "one variant only" if scored else "no runs"}
+    if min(c["n"] for c in scored) < 2:
+        return {"best": None, "group": [c["label"] for c in scored], "verdict": "too few seeds to tell"}
+    top = tests[0][0]
+    group = [top] + [other for _, other, test in tests if not test.adjusted_p < ALPHA]
+    runner_up, first = tests[0][1], tests[0][2]
+    numbers = (f"IQM difference to the runner-up {runner_up['label']} = {interval_text(first)}, "
+               f"Holm-adjusted p = {p_text(first.adjusted_p)}")
+    if len(group) == 1:
+        top["best"] = True
+        return {"best": top["label"], "group": [top["label"]], "verdict": f"best: {top['label']} ({numbers})"}
+    for cell in group:
+        cell["tied"] = True
+    names = ", ".join(c["label"] for c in group)
+    return {"best": None, "group": [c["label"] for c in group], "verdict": f"cannot be separated: {names} ({numbers})"}
+
+
+def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | None = None) -> dict[str, Any]:
+    """Environment rows x variant columns: IQM of the final score [95 % CI].
+
+    Best and tied come from tests of the IQM difference between each row's top variant
+    and every other one (stratified bootstrap), Holm-adjusted over the whole table.
+    A row where no cell clears the floor is ``uninformative``.
+    """
+    env_floors = floors(ctx) if env_floors is None else env_floors
     runs = experiment_runs(ctx, experiment)
     labels = variant_order(ctx, experiment)
-    env_ids = list(ctx.plan.experiments[experiment]["envs"])
-    rows = []
-    for env in env_ids:
-        cells = []
-        for label in labels:
-            scores = score_matrix(runs, label, [env], "final_score")
-            if len(scores) == 0:
-                cells.append({"label": label, "text": "missing", "n": 0, "best": False, "tied": False})
-                continue
-            interval = stats.bootstrap_interval(scores, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng)
-            cells.append({"label": label, "n": int(len(scores)), **interval.as_dict(), "text": interval_text(interval),
-                          "best": False, "tied": False})
-        scored = [c for c in cells if c["n"] > 0]
-        if scored:
-            best = max(scored, key=lambda c: c["estimate"])
-            best["best"] = True
-            for cell in scored:
-                # Tied with the best: the intervals overlap.
-                cell["tied"] = not cell["best"] and cell["high"] >= best["low"]
-        rows.append({"env": env, "cells": cells})
-    return {"labels": labels, "rows": rows}
+    rows, family = [], []
+    for env in ctx.plan.experiments[experiment]["envs"]:
+        floor = env_floors.get(env, math.nan)
+        cells = [_cell(ctx, runs, label, env, floor) for label in labels]
+        tests = _row_tests(ctx, cells)
+        family.extend(tests)
+        rows.append({"env": env, "floor": floor, "floor_text": floor_text(floor), "cells": cells, "tests": tests})
+    adjusted = stats.with_holm([test for _, _, test in family])
+    offset = 0
+    for row in rows:
+        count = len(row["tests"])
+        row["tests"] = [(top, other, test) for (top, other, _), test in zip(row["tests"], adjusted[offset:offset + count])]
+        offset += count
+        row.update(_row_verdict(row["cells"], row.pop("tests")))
+        scored = [c for c in row["cells"] if c["n"] > 0]
+        row["uninformative"] = bool(scored) and all(c["no_learning"] for c in scored)
+        for cell in row["cells"]:
+            cell.pop("scores", None)
+    return {"labels": labels, "rows": rows, "comparisons": len(family)}
 
 
-def aggregate_scores(ctx: Context, experiment: str) -> list[dict[str, Any]]:
-    """IQM, median and mean of normalised final scores across environments, per variant."""
+def aggregate_scores(ctx: Context, experiment: str, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """IQM, median and mean of normalised final scores across environments, per variant
+    (environments in ``exclude``, the uninformative ones, left out)."""
     runs = experiment_runs(ctx, experiment)
-    env_ids = [e for e in ctx.plan.experiments[experiment]["envs"] if not math.isnan(envs.spec_for(e).random_score)]
+    env_ids = normalisable_envs(ctx, experiment, exclude)
     out = []
     for label in variant_order(ctx, experiment):
         scores = score_matrix(runs, label, env_ids, "normalised_score")
-        if len(scores) == 0:
+        if len(scores) == 0 or not env_ids:
             continue
         entry: dict[str, Any] = {"label": label, "seeds": int(len(scores))}
         for name, statistic in stats.STATISTICS.items():
@@ -119,6 +186,12 @@ def aggregate_scores(ctx: Context, experiment: str) -> list[dict[str, Any]]:
             entry[name] = {**interval.as_dict(), "text": interval_text(interval)}
         out.append(entry)
     return out
+
+
+def normalisable_envs(ctx: Context, experiment: str, exclude: tuple[str, ...] = ()) -> list[str]:
+    """The experiment's environments with reference scores, less ``exclude``."""
+    return [e for e in ctx.plan.experiments[experiment]["envs"]
+            if not math.isnan(envs.spec_for(e).random_score) and e not in exclude]
 
 
 def ablation_pairs(ctx: Context, experiment: str) -> list[tuple[str, str]]:
@@ -154,21 +227,28 @@ def _default(name: str) -> Any:
     return getattr(RunConfig(), name)
 
 
-def improvements(ctx: Context, experiment: str) -> list[dict[str, Any]]:
-    """Probability of improvement P(x > y) on normalised final scores, per pair."""
+def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Probability of improvement P(x > y) on normalised final scores, per pair, with a
+    bootstrap p-value of P = 0.5; the experiment's pairs are one Holm family."""
     runs = experiment_runs(ctx, experiment)
-    env_ids = [e for e in ctx.plan.experiments[experiment]["envs"] if not math.isnan(envs.spec_for(e).random_score)]
-    out = []
-    for x, y in ablation_pairs(ctx, experiment):
+    env_ids = normalisable_envs(ctx, experiment, exclude)
+    pairs = []
+    for x, y in ablation_pairs(ctx, experiment) if env_ids else []:
         x_scores, y_scores = score_matrix(runs, x, env_ids, "normalised_score"), score_matrix(runs, y, env_ids, "normalised_score")
-        if len(x_scores) == 0 or len(y_scores) == 0:
-            continue
-        interval = stats.probability_of_improvement_interval(x_scores, y_scores, min(ctx.plan.bootstrap_replicates, 1000), ctx.rng)
-        if min(len(x_scores), len(y_scores)) < 2:
-            verdict = "too few seeds to tell"  # one seed: no interval, no claim
+        if len(x_scores) and len(y_scores):
+            test = stats.probability_of_improvement_test(x_scores, y_scores, min(ctx.plan.bootstrap_replicates, 1000), ctx.rng)
+            pairs.append((x, y, test, min(len(x_scores), len(y_scores))))
+    adjusted = stats.with_holm([test for _, _, test, _ in pairs])
+    out = []
+    for (x, y, _, seeds), test in zip(pairs, adjusted):
+        if seeds < 2:
+            verdict, sentence = "too few seeds to tell", f"too few seeds to tell, P(X > Y) = {fmt(test.estimate)} from one seed"
         else:
-            verdict = "better" if interval.low > 0.5 else "worse" if interval.high < 0.5 else "no clear difference"
-        out.append({"x": x, "y": y, **interval.as_dict(), "text": interval_text(interval), "verdict": verdict})
+            verdict = poi_verdict(test)
+            sentence = poi_sentence(verdict, test)
+        out.append({"x": x, "y": y, "estimate": test.estimate, "low": test.low, "high": test.high,
+                    "p_value": test.p_value, "adjusted_p": test.adjusted_p, "text": interval_text(test),
+                    "verdict": verdict, "sentence": sentence})
     return out
 
 
@@ -245,21 +325,29 @@ def time_to_threshold(ctx: Context) -> list[dict[str, Any]]:
         if math.isnan(spec.random_score):
             continue
         threshold = spec.random_score + ctx.plan.solve_fraction * (spec.target_score - spec.random_score)
-        steps_needed, seconds_needed = [], []
+        steps_needed, seconds_needed = [], []  # NaN: never reached within the budget (censored)
         for _, run in group.iterrows():
             curve = ctx.curves[(ctx.curves["env"] == env) & (ctx.curves["agent"] == run["agent"])
                                & (ctx.curves["variant"] == run["variant"]) & (ctx.curves["seed"] == run["seed"])]
             steps, values = smoothed_curve(curve, "return_mean")
             steps_needed.append(stats.first_crossing(steps, values, threshold))
             seconds_needed.append(stats.first_crossing(curve["wall_time"].to_numpy(), values, threshold))
-        solved = [s for s in steps_needed if not math.isnan(s)]
-        seconds = [s for s in seconds_needed if not math.isnan(s)]
-        out.append({"env": env, "label": label, "threshold": threshold, "seeds": len(steps_needed),
-                    "solved": len(solved), "median_steps": float(np.median(solved)) if solved else math.nan,
-                    "median_seconds": float(np.median(seconds)) if seconds else math.nan,
-                    "median_steps_text": fmt(float(np.median(solved))) if solved else "not reached",
-                    "median_seconds_text": fmt(float(np.median(seconds))) if seconds else "not reached"})
+        out.append({"env": env, "label": label, "threshold": threshold, **censored_times(steps_needed, seconds_needed)})
     return out
+
+
+def censored_times(steps_needed: list[float], seconds_needed: list[float]) -> dict[str, Any]:
+    """Fraction of seeds solved; median steps and seconds with unsolved seeds censored
+    (reported only when more than half of the seeds solved)."""
+    seeds = len(steps_needed)
+    solved = int(sum(not math.isnan(s) for s in steps_needed))
+    median_steps = stats.censored_median(np.array(steps_needed, float))
+    median_seconds = stats.censored_median(np.array(seconds_needed, float))
+    unsolved = f"not reached by more than half of the seeds ({solved}/{seeds})"
+    return {"seeds": seeds, "solved": solved, "fraction_solved": solved / seeds if seeds else math.nan,
+            "solved_text": f"{solved}/{seeds}", "median_steps": median_steps, "median_seconds": median_seconds,
+            "median_steps_text": unsolved if math.isnan(median_steps) else fmt(median_steps),
+            "median_seconds_text": unsolved if math.isnan(median_seconds) else fmt(median_seconds)}
 
 
 def compute_costs(ctx: Context) -> list[dict[str, Any]]:
@@ -311,10 +399,10 @@ def bandit_results(ctx: Context) -> list[dict[str, Any]]:
                                & (ctx.curves["variant"] == run["variant"]) & (ctx.curves["seed"] == run["seed"])]
             steps, success = smoothed_curve(curve, "success_rate")
             samples.append(stats.first_crossing(steps, success, 0.9))
-        reached = [s for s in samples if not math.isnan(s)]
+        times = censored_times(samples, samples)
         entry = {"env": env, "seeds": int(len(group)), "accuracy": accuracy.as_dict(), "accuracy_text": interval_text(accuracy),
-                 "samples": int(group["env_steps"].median()), "reached_90": len(reached),
-                 "samples_to_90_text": fmt(float(np.median(reached))) if reached else "not reached"}
+                 "samples": int(group["env_steps"].median()), "reached_90": times["solved"],
+                 "samples_to_90": times["median_steps"], "samples_to_90_text": times["median_steps_text"]}
         if env == "GaussianTarget":
             distance = np.sqrt(np.clip(-group["final_score"].to_numpy(), 0, None))
             entry["distance_text"] = interval_text(stats.bootstrap_interval(distance, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng))
@@ -327,91 +415,169 @@ def missing_runs(ctx: Context) -> list[dict[str, Any]]:
     return [{"run": f"{r.env}/{r.label}/seed{r.seed}", "status": r.status, "reason": r.reason} for r in bad.itertuples()]
 
 
-def _find(items: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
-    return next((i for i in items if all(i.get(k) == v for k, v in match.items())), None)
+def doctor_summary(rows: list[dict[str, str]]) -> dict[str, Any]:
+    """The gradient doctor's failures (status FAIL), and one line per agent: checks passed,
+    failed and not applicable (``n/a``, e.g. a reset check of a memoryless agent)."""
+    failures = [row for row in rows if row.get("status") == "FAIL"]
+    agents = []
+    for agent in dict.fromkeys(row.get("agent", "") for row in rows):
+        mine = [row.get("status") for row in rows if row.get("agent", "") == agent]
+        failed, skipped = mine.count("FAIL"), mine.count("n/a")
+        applicable = len(mine) - skipped
+        text = f"all {applicable} checks passed" if not failed else f"{failed} of {applicable} checks failed"
+        if skipped:
+            text += f" ({skipped} not applicable)"
+        agents.append({"agent": agent, "checks": len(mine), "failed": int(failed), "text": text})
+    return {"failures": failures, "agents": agents, "checks": len(rows)}
 
 
-def answers(ctx: Context, experiments: dict[str, Any], bandits: list[dict[str, Any]], cell_vs_layer: dict | None) -> list[dict[str, str]]:
-    """The seed threads' questions, answered with the measured numbers."""
+def caveat(plan: Plan) -> str:
+    """A warning for the top of the report when the run is too small to be evidence; empty otherwise."""
+    reasons = []
+    if len(plan.seeds) < EVIDENCE_SEEDS:
+        reasons.append(f"{len(plan.seeds)} seeds per cell (fewer than {EVIDENCE_SEEDS})")
+    if plan.budget_scale < EVIDENCE_BUDGET_SCALE:
+        reasons.append(f"budget scale {plan.budget_scale:g} (the full budgets are scale {EVIDENCE_BUDGET_SCALE:g})")
+    if not reasons:
+        return ""
+    return (f"This is a smoke/quick run (profile {plan.profile}: {' and '.join(reasons)}). "
+            "It shows that the pipeline works; its numbers are not evidence for or against any variant.")
+
+
+def experiments_that_ran(ctx: Context) -> list[str]:
+    """The plan's experiments with at least one finished run, in config order."""
+    return [name for name in ctx.plan.experiments if len(experiment_runs(ctx, name))]
+
+
+def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> dict[str, Any]:
+    """One experiment's table, its uninformative environments, aggregate and ablation tests."""
+    spec = ctx.plan.experiments[name]
+    table = results_table(ctx, name, env_floors)
+    uninformative = tuple(row["env"] for row in table["rows"] if row["uninformative"])
+    note = (f"Left out of the aggregate and the probabilities of improvement, uninformative at this budget "
+            f"(no variant's interval clears the floor): {', '.join(uninformative)}." if uninformative else "")
+    return {
+        "name": name, "title": spec.get("title", name), "question": spec.get("question", ""),
+        "envs": list(spec["envs"]), "labels": variant_order(ctx, name), "table": table,
+        "uninformative": list(uninformative), "uninformative_note": note,
+        "aggregate": aggregate_scores(ctx, name, uninformative), "improvements": improvements(ctx, name, uninformative),
+    }
+
+
+def introduction(ctx: Context, ran: list[str]) -> str:
+    """The abstract's opening, naming only the experiments that ran."""
+    titles = [ctx.plan.experiments[name].get("title", name).lower() for name in ran]
+    if not titles:
+        return "No experiment of this profile has a finished run yet."
+    listed = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+    return (f"We train REINFORCE agents that differ in one design choice at a time and report "
+            f"{len(titles)} experiment{'s' if len(titles) > 1 else ''} ({listed}), with {len(ctx.plan.seeds)} seeds per cell. "
+            "Scores are interquartile means (IQM) with 95 % stratified-bootstrap confidence intervals over seeds; "
+            "differences are tested with the bootstrap and Holm-adjusted within each experiment.")
+
+
+@dataclass
+class QuestionContext:
+    """What a question's ``answer`` sees: the tables, and the experiments' results already computed."""
+
+    data: Context
+    experiments: dict[str, Any]
+    bandits: list[dict[str, Any]]
+    speed: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def scores(self, experiment: str, label: str, env_ids: list[str], column: str = "normalised_score") -> np.ndarray:
+        """``[num_seeds, num_envs]`` of ``column`` for one variant of one experiment."""
+        return score_matrix(experiment_runs(self.data, experiment), label, env_ids, column)
+
+    def poi(self, x: np.ndarray, y: np.ndarray) -> stats.Test:
+        """P(X > Y) with its CI and p-value (a family of one: adjusted p = p)."""
+        test = stats.probability_of_improvement_test(x, y, min(self.data.plan.bootstrap_replicates, 1000), self.data.rng)
+        return stats.with_holm([test])[0]
+
+    def cells(self, experiment: str, env: str) -> dict[str, dict[str, Any]]:
+        """label -> result cell of one environment row of an experiment's table."""
+        result = self.experiments.get(experiment)
+        if not result:
+            return {}
+        return {c["label"]: c for row in result["table"]["rows"] if row["env"] == env for c in row["cells"]}
+
+
+def answers(qctx: QuestionContext) -> list[dict[str, str]]:
+    """Every registered question whose runs are in the plan, answered with the measured numbers."""
     out = []
-    memory = experiments.get("memory")
-    if memory:
-        partial = [e for e in ctx.plan.experiments["memory"]["envs"] if envs.spec_for(e).partially_observable]
-        runs = experiment_runs(ctx, "memory")
-        gru, reset = score_matrix(runs, "gru", partial, "normalised_score"), score_matrix(runs, "gru_reset", partial, "normalised_score")
-        if len(gru) and len(reset):
-            poi = stats.probability_of_improvement_interval(gru, reset, min(ctx.plan.bootstrap_replicates, 1000), ctx.rng)
-            out.append({"thread": "002", "question": "Does a GRU need its hidden state fed back, or can it be reset to zero every step?",
-                        "answer": f"On the partially observable tasks ({', '.join(partial)}), the GRU that feeds its state back "
-                                  f"beats the same GRU reset every step with probability {interval_text(poi)} "
-                                  f"(probability of improvement over seeds; 0.5 = no difference)."})
-        cells = {c["label"]: c for row in memory["table"]["rows"] if row["env"] == "CartPole-P" for c in row["cells"]}
-        if cells:
-            parts = [f"{name}: {cells[name]['text']}" for name in ("gru_cell", "gru", "window", "mlp") if name in cells and cells[name]["n"]]
-            speed = f" The GRU layer runs at {cell_vs_layer['text']}x the steps per second of the hand-unrolled GRUCell." if cell_vs_layer else ""
-            out.append({"thread": "002", "question": "GRUCell unrolled by hand, GRU layer over sequences, or a window of the last 5 observations?",
-                        "answer": "Final score on CartPole-P (IQM [95 % CI]): " + "; ".join(parts) + "." + speed})
-    for entry in bandits:
-        if entry["env"].startswith("DigitMatch"):
-            if entry["reached_90"]:
-                speed = (f"{entry['reached_90']} of {entry['seeds']} seeds reached 90 % training accuracy, "
-                         f"after a median of {entry['samples_to_90_text']} samples.")
-            else:
-                speed = f"No seed reached 90 % training accuracy within the budget ({entry['seeds']} seeds)."
-            out.append({"thread": "001", "question": f"What accuracy does REINFORCE reach on {entry['env']}, and after how many samples?",
-                        "answer": f"Exact-match accuracy {entry['accuracy_text']} (IQM [95 % CI]) after "
-                                  f"{fmt(entry['samples'])} samples. " + speed})
-    baseline = experiments.get("baseline")
-    if baseline:
-        pair = _find(baseline["improvements"], x="mlp [baseline=running_mean]", y="mlp [baseline=none]")
-        gaussian = {c["label"]: c for row in baseline["table"]["rows"] if row["env"] == "GaussianTarget" for c in row["cells"]}
-        if gaussian:
-            parts = [f"{label}: {cell['text']}" for label, cell in gaussian.items() if cell["n"] and label.startswith("mlp")]
-            extra = f" Across the baseline experiment's tasks, P(running mean > none) = {pair['text']}." if pair else ""
-            out.append({"thread": "003", "question": "Does a baseline help the Gaussian policy learn its target value?",
-                        "answer": "Final reward on GaussianTarget (IQM [95 % CI], 0 is perfect): " + "; ".join(parts) + "." + extra})
+    for question in question_registry.questions():
+        if not question.planned(qctx.data.plan):
+            continue
+        answer = question.answer(qctx)
+        if answer:
+            out.append({"name": question.name, "question": question.text, "answer": answer})
     return out
 
 
 def abstract(experiments: dict[str, Any]) -> list[str]:
-    """Findings for the abstract, generated from the numbers."""
+    """Findings for the abstract, generated from the tests (never from overlapping intervals)."""
     sentences = []
     for experiment in experiments.values():
         ranked = sorted(experiment["aggregate"], key=lambda e: -e["iqm"]["estimate"])
         if ranked:
             top = ranked[0]
-            sentences.append(f"{experiment['title']}: the best variant by normalised IQM is {top['label']} "
+            sentences.append(f"{experiment['title']}: the highest normalised IQM is {top['label']}'s "
                              f"({top['iqm']['text']}).")
         clear = [p for p in experiment["improvements"] if p["verdict"] in ("better", "worse")]
         for pair in clear[:2]:
-            sentences.append(f"{pair['x']} is {pair['verdict']} than {pair['y']} (P = {pair['text']}).")
+            sentences.append(f"{pair['x']} is {pair['verdict']} than {pair['y']} ({pair['sentence']}).")
+        if experiment["improvements"] and not clear:
+            sentences.append(f"{experiment['title']}: no ablation pair shows a clear difference after Holm adjustment.")
+        if experiment["uninformative"]:
+            sentences.append(f"{experiment['title']}: uninformative at this budget on {', '.join(experiment['uninformative'])}.")
     return sentences
 
 
 def analyse(ctx: Context, doctor: list[dict[str, str]]) -> dict[str, Any]:
-    experiments: dict[str, Any] = {}
-    for name, spec in ctx.plan.experiments.items():
-        experiments[name] = {
-            "name": name, "title": spec.get("title", name), "question": spec.get("question", ""),
-            "envs": list(spec["envs"]), "labels": variant_order(ctx, name),
-            "table": results_table(ctx, name), "aggregate": aggregate_scores(ctx, name),
-            "improvements": improvements(ctx, name),
-        }
+    env_floors = floors(ctx)
+    ran = experiments_that_ran(ctx)
+    experiments = {name: experiment_result(ctx, name, env_floors) for name in ran}
     cell_vs_layer = speed_ratio(ctx, "gru", "gru_cell")
     bandits = bandit_results(ctx)
-    questions = answers(ctx, experiments, bandits, cell_vs_layer)
+    qctx = QuestionContext(ctx, experiments, bandits, cell_vs_layer)
     return {
+        "caveat": caveat(ctx.plan),
+        "introduction": introduction(ctx, ran),
+        "not_run": [ctx.plan.experiments[n].get("title", n) for n in ctx.plan.experiments if n not in ran],
+        "floors": {env: {"value": value, "text": floor_text(value)} for env, value in env_floors.items()},
+        "alpha": ALPHA,
         "experiments": experiments,
         "time_to_threshold": time_to_threshold(ctx),
         "compute": compute_costs(ctx),
+        "parameters": parameter_counts(ctx),
         "gru_vs_gru_cell": cell_vs_layer,
         "bandits": bandits,
-        "questions": questions,
+        "questions": answers(qctx),
         "abstract": abstract(experiments),
         "missing": missing_runs(ctx),
-        "doctor": doctor,
+        "doctor": doctor_summary(doctor),
         "counts": {"planned": int(len(ctx.runs)), "finished": int((ctx.runs["status"] == "finished").sum())},
     }
+
+
+def parameter_counts(ctx: Context) -> dict[str, dict[str, Any]]:
+    """Per agent: trainable parameters recorded by its runs (whole policy), without and with a critic,
+    as ``min-max`` over environments (the sizes depend on the observation and action spaces)."""
+    done = finished(ctx.runs)
+    out = {}
+    for agent, group in done.groupby("agent", sort=True):
+        critic = group["options"].map(lambda o: json.loads(o).get("baseline", _default("baseline")) == "critic")
+        out[agent] = {"actor": _count_range(group[~critic]["parameters"]), "with_critic": _count_range(group[critic]["parameters"])}
+    return out
+
+
+def _count_range(values: pd.Series) -> str:
+    values = pd.to_numeric(values, errors="coerce").dropna()
+    if len(values) == 0:
+        return "not run"
+    low, high = int(values.min()), int(values.max())
+    return f"{low:,}" if low == high else f"{low:,}-{high:,}"
 
 
 def load_tables(tables: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -426,7 +592,8 @@ def load_tables(tables: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
 def read_doctor(paths: list[str]) -> list[dict[str, str]]:
     rows = []
     for path in paths:
-        rows.extend(pd.read_csv(path, dtype=str).fillna("").to_dict("records"))
+        # keep_default_na=False: the status "n/a" (not applicable) must stay a string, not become NaN.
+        rows.extend(pd.read_csv(path, dtype=str, keep_default_na=False).to_dict("records"))
     return rows
 
 
@@ -437,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doctor", nargs="*", default=[], help="doctor CSV files")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    plan = load_plan(json.loads(args.config_json))
+    plan = load_plan(json.loads(args.config_json), check_registries=False)
     ctx = Context(plan, *load_tables(Path(args.tables)), np.random.default_rng(plan.bootstrap_seed))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

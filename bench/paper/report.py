@@ -4,6 +4,14 @@
 Everything shown is computed in Python (``bench.paper.analysis`` and the set-up tables
 here); the template only lays it out. Every string is escaped by Jinja2's
 autoescape, so a name from the configuration can never become markup.
+
+The report reads tables only: parameter counts come from the runs table (each
+run records its own), agent descriptions from the agents' source files
+(``bench.paper.sources``); neither torch nor ``agents`` is imported.
+
+When the effective configuration differs from ``config/config.yaml`` with only the
+profile chosen, the resolved configuration is written next to the report as
+``config.resolved.yaml`` and the printed command passes it with ``--configfile``.
 """
 
 from __future__ import annotations
@@ -24,16 +32,18 @@ from typing import Any
 import gymnasium as gym
 import jinja2
 import pandas as pd
-import torch
+import yaml
 
-import agents
 from bench import envs
 from bench.learn.config import RunConfig, field_help
+from bench.paper.sources import agent_facts
+from bench.paper.text import fmt
 from bench.pipeline.plan import Plan, load_plan
-from bench.learn.policy import build_policy
 from bench.provenance import REPO_ROOT, git_commit
 
 TEMPLATES = REPO_ROOT / "report" / "templates"
+BASE_CONFIG = REPO_ROOT / "config" / "config.yaml"
+RESOLVED_CONFIG = "config.resolved.yaml"
 PACKAGES = ("torch", "gymnasium", "numpy", "pandas", "scipy", "seaborn", "matplotlib", "snakemake", "rliable", "jinja2", "pyarrow")
 
 
@@ -45,7 +55,9 @@ def describe_space(space: gym.Space) -> str:
     return str(space)
 
 
-def environment_table(plan: Plan) -> list[dict[str, Any]]:
+def environment_table(plan: Plan, floors: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One row per environment of the plan; ``floor`` is the untrained policy's score from the analysis."""
+    floors = floors or {}
     rows = []
     for env_id in dict.fromkeys(run.env for run in plan.runs):
         spec = envs.spec_for(env_id)
@@ -55,25 +67,22 @@ def environment_table(plan: Plan) -> list[dict[str, Any]]:
             "observation": describe_space(env.observation_space), "action": describe_space(env.action_space),
             "partial": "yes" if spec.partially_observable else "no",
             "random": spec.random_score, "target": spec.target_score, "steps": plan.steps_for(env_id),
+            "floor": floors.get(env_id, {}).get("text", "floor not measured"),
             "max_steps": env.spec.max_episode_steps if env.spec else None,
         })
         env.close()
     return rows
 
 
-def agent_table(plan: Plan) -> list[dict[str, Any]]:
-    """Parameter counts on CartPole-v1 (actor alone, and with the critic)."""
-    probe = gym.make("CartPole-v1")
+def agent_table(plan: Plan, parameters: dict[str, dict[str, str]] | None = None) -> list[dict[str, Any]]:
+    """Per agent: description and memory (from its source file), trainable parameters recorded by its
+    runs (whole policy; ``min-max`` over environments), without and with the critic."""
+    parameters = parameters or {}
     rows = []
     for name in plan.agents:
-        counts = {}
-        for baseline in ("none", "critic"):
-            with torch.random.fork_rng(devices=[]):
-                policy = build_policy(RunConfig(agent=name, baseline=baseline), probe.observation_space, probe.action_space)
-            counts[baseline] = sum(p.numel() for p in policy.parameters())
-        cls = agents.agent_class(name)
-        rows.append({"agent": name, "description": agents.describe(name), "memory": "yes" if cls.has_memory else "no",
-                     "actor_parameters": counts["none"], "with_critic": counts["critic"]})
+        counts = parameters.get(name, {})
+        rows.append({**agent_facts(name), "actor_parameters": counts.get("actor", "not run"),
+                     "with_critic": counts.get("with_critic", "not run")})
     return rows
 
 
@@ -88,7 +97,28 @@ def hyperparameters(config: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def provenance(config: dict[str, Any], runs: pd.DataFrame) -> dict[str, Any]:
+def reproduce_command(config: dict[str, Any], report: Path | None, base: Path = BASE_CONFIG) -> dict[str, Any]:
+    """The command that reproduces this run as it was run.
+
+    ``snakemake --cores N --config profile=P`` when the effective configuration equals
+    ``base`` with only ``profile`` set; otherwise the resolved configuration (as YAML) and
+    ``snakemake --cores N --configfile <report folder>/config.resolved.yaml``.
+    """
+    defaults = json.loads(json.dumps(yaml.safe_load(base.read_text())))
+    effective = json.loads(json.dumps(config))
+    if effective == {**defaults, "profile": effective.get("profile")}:
+        return {"command": f"snakemake --cores N --config profile={effective['profile']}", "resolved": None, "path": None}
+    folder = report.parent if report is not None else Path(".")
+    path = folder / RESOLVED_CONFIG
+    try:
+        shown = path.resolve().relative_to(REPO_ROOT)
+    except ValueError:
+        shown = path.resolve()
+    return {"command": f"snakemake --cores N --configfile {shown}", "path": str(path),
+            "resolved": yaml.safe_dump(effective, sort_keys=False, default_flow_style=False)}
+
+
+def provenance(config: dict[str, Any], runs: pd.DataFrame, report: Path | None = None) -> dict[str, Any]:
     config_text = json.dumps(config, sort_keys=True)
     packages = {}
     for name in PACKAGES:
@@ -104,7 +134,7 @@ def provenance(config: dict[str, Any], runs: pd.DataFrame) -> dict[str, Any]:
         "config_hash": hashlib.sha256(config_text.encode()).hexdigest()[:16],
         "packages": packages,
         "python": platform.python_version(),
-        "command": f"snakemake --cores N --config profile={config['profile']}",
+        **reproduce_command(config, report),
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "hardware": hardware,
         "platform": platform.platform(),
@@ -131,25 +161,31 @@ def render(context: dict[str, Any], templates: Path = TEMPLATES) -> str:
 
 
 def _number(value: Any, digits: int = 3) -> str:
-    from bench.paper.analysis import fmt
-
     if isinstance(value, (int, float)):
         return fmt(float(value), digits)
     return str(value)
 
 
-def build_context(config: dict[str, Any], analysis: dict[str, Any], runs: pd.DataFrame, figures: dict[str, str]) -> dict[str, Any]:
-    plan = load_plan(config)
+def title(analysis: dict[str, Any]) -> str:
+    """The report's title, naming only the experiments that ran."""
+    titles = [experiment["title"] for experiment in analysis["experiments"].values()]
+    return "Which policy-gradient design choices matter? REINFORCE experiments" + (f": {', '.join(titles)}" if titles else "")
+
+
+def build_context(config: dict[str, Any], analysis: dict[str, Any], runs: pd.DataFrame, figures: dict[str, str],
+                  report: Path | None = None) -> dict[str, Any]:
+    """Everything the template shows; ``report`` is where the HTML goes (for the resolved config's path)."""
+    plan = load_plan(config, check_registries=False)
     return {
-        "title": "Which policy-gradient design choices matter? Memory, baselines and entropy in REINFORCE",
+        "title": title(analysis),
         "plan": {"profile": plan.profile, "seeds": len(plan.seeds), "budget_scale": plan.budget_scale,
                  "replicates": plan.bootstrap_replicates, "bootstrap_seed": plan.bootstrap_seed,
                  "solve_fraction": plan.solve_fraction, "runs": len(plan.runs)},
         "analysis": analysis,
-        "environments": environment_table(plan),
-        "agents": agent_table(plan),
+        "environments": environment_table(plan, analysis.get("floors")),
+        "agents": agent_table(plan, analysis.get("parameters")),
         "hyperparameters": hyperparameters(config),
-        "provenance": provenance(config, runs),
+        "provenance": provenance(config, runs, report),
         "figures": figures,
     }
 
@@ -176,8 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     tables = Path(args.tables)
     runs = pd.read_parquet(tables / "runs.parquet").merge(pd.read_parquet(tables / "costs.parquet"),
                                                          on=["env", "agent", "variant", "seed"], how="left")
-    context = build_context(config, analysis, runs, inline_figures(Path(args.figures)))
-    write_atomic(Path(args.out), render(context))
+    out = Path(args.out)
+    context = build_context(config, analysis, runs, inline_figures(Path(args.figures)), out)
+    if context["provenance"]["resolved"] is not None:
+        write_atomic(Path(context["provenance"]["path"]), context["provenance"]["resolved"])
+    write_atomic(out, render(context))
     return 0
 
 

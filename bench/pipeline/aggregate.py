@@ -72,6 +72,11 @@ def _failure_reason(path: Path) -> str:
     return (errors or lines or [""])[-1][:300]
 
 
+def _number(value: Any) -> float:
+    """A run.json number, or NaN where the key is absent or null (runs written before it existed)."""
+    return math.nan if value is None else float(value)
+
+
 def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame | None]:
     """One run's result row, cost row, and training curve (None unless finished)."""
     directory = Path(plan.directory(run))
@@ -101,6 +106,9 @@ def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], 
         status="finished", reason="", final_score=info["final_score"], final_success_rate=info["final_success_rate"],
         normalised_score=info["normalised_score"], env_steps=info["env_steps"], updates=info["updates"],
         parameters=info["parameters"],
+        # The untrained deterministic policy's score (the floor); absent in older runs.
+        initial_score=_number(info.get("initial_score")),
+        initial_normalised_score=_number(info.get("initial_normalised_score")),
     )
     cost.update(train_seconds=info["train_seconds"], wall_seconds=info["wall_seconds"],
                 steps_per_second=info["steps_per_second"])

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import shlex
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jsonschema
@@ -25,7 +26,10 @@ from bench.provenance import REPO_ROOT
 SCHEMA_PATH = REPO_ROOT / "config" / "schema.json"
 #: RunConfig fields a config may not set per experiment (they are the grid's axes).
 AXES = ("env", "agent", "seed", "steps")
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+#: Names that become path components. Used with ``fullmatch``: ``$`` would let a trailing newline through.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+#: The folder that relative ``results`` paths must stay inside.
+RESULTS_ROOT = "results"
 VARIANT_DEFAULT = "default"
 
 
@@ -172,11 +176,98 @@ def _schema_message(error: jsonschema.ValidationError, schema: dict) -> str:
     return f"{where}: {error.message}"
 
 
+def _is_true_integer(checker: Any, instance: Any) -> bool:
+    # jsonschema counts 2.0 as an integer; a count or a seed written 2.0 is a typo, not a count.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+StrictValidator = jsonschema.validators.extend(
+    jsonschema.Draft7Validator,
+    type_checker=jsonschema.Draft7Validator.TYPE_CHECKER.redefine("integer", _is_true_integer),
+)
+
+
+def _check_finite(value: Any, where: str) -> None:
+    """Refuse NaN and infinities anywhere (PyYAML reads ``.nan``/``.inf`` as floats, and NaN passes
+    every schema bound because each comparison with NaN is False)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        _fail(f"{where or 'top level'}: {value} is not a finite number")
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        _check_finite(item, f"{where}.{key}" if where else str(key))
+
+
 def validate_schema(config: dict[str, Any]) -> None:
+    _check_finite(config, "")
     schema = json.loads(SCHEMA_PATH.read_text())
-    errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
+    errors = sorted(StrictValidator(schema).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         _fail(_schema_message(errors[0], schema))
+
+
+def _check_name(kind: str, name: Any, where: str = "") -> None:
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+        _fail(f"{kind} name {name!r}{where} must match {SAFE_NAME.pattern} "
+              "(letters, digits, _ . : -; at most 64 characters; no path separators)")
+
+
+def _check_names(config: dict[str, Any]) -> None:
+    """Every name that becomes a path component or a wildcard, in every experiment (selected or not)."""
+    _check_name("profile", config["profile"])
+    for name, experiment in config["experiments"].items():
+        _check_name("experiment", name)
+        for label in ("agents", "envs"):
+            for item in experiment[label]:
+                _check_name(label[:-1], item, f" in experiments.{name}")
+
+
+def _check_results(profile: str, results: str) -> str:
+    """The results folder, normalised: inside ``results/`` unless an absolute path was chosen on purpose."""
+    where = f"profiles.{profile}.results"
+    if any(char in results for char in "\n\r\0"):
+        _fail(f"{where}: {results!r} contains a control character")
+    path = PurePosixPath(results)
+    if not path.is_absolute():
+        if ".." in path.parts or path.parts[:1] != (RESULTS_ROOT,):
+            _fail(f"{where}: {results!r} must be a folder inside {RESULTS_ROOT}/ without '..' "
+                  "(or an absolute path, chosen on purpose)")
+        root = (REPO_ROOT / RESULTS_ROOT).resolve()
+        if not (REPO_ROOT / results).resolve().is_relative_to(root):
+            _fail(f"{where}: {results!r} resolves to {(REPO_ROOT / results).resolve()}, outside {RESULTS_ROOT}/ "
+                  "(a symbolic link?)")
+    target = Path(results) if path.is_absolute() else REPO_ROOT / results
+    existing = next(p for p in (target, *target.parents) if p.exists())
+    if not existing.is_dir():
+        _fail(f"{where}: {results!r} must be a folder, but {existing} is an existing file")
+    return str(path)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal, without letting ``True`` stand for ``1`` (0 and 0.0 are the same number)."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def _check_reference(name: str, experiment: dict[str, Any]) -> None:
+    """``reference`` keys are options this experiment varies, and each value one of that option's values."""
+    options = experiment.get("options", {})
+    for key, value in experiment.get("reference", {}).items():
+        if key not in options:
+            _fail(f"reference key {key!r} in experiments.{name} is not an option it varies; "
+                  f"valid choices: {', '.join(options) or '(none: the experiment has no options)'}")
+        if not any(_same_value(value, choice) for choice in options[key]):
+            _fail(f"reference {key}={_format_value(value)} in experiments.{name} is not one of its values; "
+                  f"valid choices: {', '.join(map(_format_value, options[key]))}")
+
+
+def _check_pairs(name: str, experiment: dict[str, Any], runs: tuple[RunSpec, ...]) -> None:
+    """Every entry of ``pairs`` is a variant label of the experiment (what the analysis compares)."""
+    varied = list(experiment.get("options", {}))
+    labels = list(dict.fromkeys(experiment_label(run, varied) for run in runs))
+    for pair in experiment.get("pairs", []):
+        for label in pair:
+            if label not in labels:
+                _fail(f"pair {pair} in experiments.{name} names {label!r}, not a variant of this experiment; "
+                      f"valid choices: {', '.join(labels)}")
 
 
 def _option_grid(options: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -186,13 +277,16 @@ def _option_grid(options: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return grid
 
 
-def _check_run_values(experiment: str, agent: str, env: str, options: dict[str, Any]) -> dict[str, Any]:
+def _check_run_values(experiment: str, agent: str, env: str, options: dict[str, Any],
+                      check_registries: bool = True) -> dict[str, Any]:
     fields = {f.name: f for f in dataclasses.fields(RunConfig)}
     valid_options = sorted(set(fields) - set(AXES))
     for name in options:
         if name not in valid_options:
             _fail(f"unknown option {name!r} in experiments.{experiment}; valid options: {', '.join(valid_options)}")
     typed = {name: _coerce(experiment, name, value) for name, value in options.items()}
+    if not check_registries:
+        return typed
     try:
         validate(RunConfig(env=env, agent=agent, **typed))
     except ConfigError as error:
@@ -214,13 +308,19 @@ def _coerce(experiment: str, name: str, value: Any) -> Any:
     return type(default)(value)
 
 
-def load_plan(config: dict[str, Any]) -> Plan:
-    """Validate the configuration and expand it into runs; ``ConfigError`` on the first problem."""
+def load_plan(config: dict[str, Any], check_registries: bool = True) -> Plan:
+    """Validate the configuration and expand it into runs; ``ConfigError`` on the first problem.
+
+    ``check_registries=False`` skips ``bench.learn.config.validate`` of each run (which
+    imports the agent registry, hence torch): for readers of finished tables.
+    """
     validate_schema(config)
+    _check_names(config)
     profiles = config["profiles"]
     if config["profile"] not in profiles:
         _fail(f"unknown profile {config['profile']!r}; valid choices: {', '.join(profiles)}")
     profile = profiles[config["profile"]]
+    results = _check_results(config["profile"], profile["results"])
     experiments = config["experiments"]
     selected = profile.get("experiments", list(experiments))
     for name in selected:
@@ -231,23 +331,19 @@ def load_plan(config: dict[str, Any]) -> Plan:
     membership: dict[str, tuple[RunSpec, ...]] = {}
     for name in selected:
         experiment = experiments[name]
-        if not SAFE_NAME.match(name):
-            _fail(f"experiment name {name!r} must match {SAFE_NAME.pattern} (no path separators)")
-        for label in ("agents", "envs"):
-            for item in experiment[label]:
-                if not SAFE_NAME.match(item):
-                    _fail(f"{label[:-1]} name {item!r} in experiments.{name} must match {SAFE_NAME.pattern} (no path separators)")
         runs = []
         for point in _option_grid(experiment.get("options", {})):
             for env in experiment["envs"]:
                 for agent in experiment["agents"]:
-                    options = _check_run_values(name, agent, env, {**defaults, **point})
+                    options = _check_run_values(name, agent, env, {**defaults, **point}, check_registries)
                     non_default = tuple(sorted((k, v) for k, v in options.items() if v != getattr(RunConfig(), k)))
                     runs.extend(RunSpec(env, agent, non_default, seed) for seed in seeds)
         membership[name] = tuple(runs)
+        _check_reference(name, experiment)  # after the values, so a bad value is named as such
+        _check_pairs(name, experiment, membership[name])
     return Plan(
         profile=config["profile"],
-        results=profile["results"],
+        results=results,
         seeds=seeds,
         budget_scale=float(profile["budget_scale"]),
         bootstrap_replicates=int(config["bootstrap_replicates"]),
@@ -261,9 +357,12 @@ def load_plan(config: dict[str, Any]) -> Plan:
 
 def experiment_label(run: RunSpec, varied: list[str]) -> str:
     """How an experiment names a run: the agent, plus every option the experiment varies,
-    defaults included (``mlp [baseline=critic]``), so no column of an ablation hides its value."""
+    defaults included (``mlp [baseline=critic]``), so no column of an ablation hides its value.
+
+    Options the experiment does not vary (top-level ``defaults``, a profile's ``options``) are the
+    same for all its runs and stay out, so ``pairs`` name the same labels under every profile."""
     if not varied:
-        return run.label
+        return run.agent
     options = dict(run.options)
     values = [f"{name}={_format_value(options.get(name, getattr(RunConfig(), name)))}" for name in sorted(varied)]
     return f"{run.agent} [{', '.join(values)}]"

@@ -4,13 +4,20 @@ Each file is written to a temporary name in the same directory and moved into
 place with ``os.replace`` (atomic on POSIX). ``run.json`` is written last, so a
 directory with a ``run.json`` holds a finished run; a crash leaves any earlier
 finished result untouched.
+
+Before training, the output folders are checked (a folder, writable, not holding
+a finished run unless forced) and locked (``flock`` on a file inside each), so
+two runs writing one folder cannot interleave their files.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +25,12 @@ import pandas as pd
 
 METRICS_FILE = "metrics.parquet"
 RUN_FILE = "run.json"
+#: Held (flock) by the run writing the folder; removed when it is done.
+LOCK_FILE = ".bench-run.lock"
+
+
+class OutFolderError(ValueError):
+    """An output folder that cannot take this run; the message is one line meant for the user."""
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -51,3 +64,75 @@ def read_run(directory: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     with open(directory / RUN_FILE) as handle:
         info = json.load(handle)
     return pd.read_parquet(directory / METRICS_FILE), info
+
+
+def _nearest_existing(path: Path) -> Path:
+    return next((p for p in (path, *path.parents) if p.exists()), Path("."))
+
+
+def holds_finished_run(folder: Path) -> bool:
+    """A ``run.json`` with status ``finished`` (a failed run may be retried)."""
+    try:
+        with open(folder / RUN_FILE) as handle:
+            return json.load(handle).get("status") == "finished"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_out_folder(folder: Path, force: bool) -> None:
+    """Refuse, before any training, a folder the run could not write or must not overwrite."""
+    existing = _nearest_existing(folder)
+    if not existing.is_dir():
+        where = "is an existing file" if existing == folder else f"is inside {str(existing)!r}, an existing file"
+        raise OutFolderError(f"--out {str(folder)!r} {where}; give a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutFolderError(f"--out {str(folder)!r} is not writable ({str(existing)!r} is not writable by this user)")
+    if not force and holds_finished_run(folder):
+        raise OutFolderError(f"--out {str(folder)!r} already holds a finished run ({RUN_FILE} status 'finished'); "
+                             "pass --force to replace it, or choose another folder")
+
+
+@contextmanager
+def _locked(folder: Path, force: bool) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (created if need be, and removed again if left empty)."""
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutFolderError(f"--out {str(folder)!r} cannot be created: {error.strerror}") from None
+    path = folder / LOCK_FILE
+    try:
+        handle = open(path, "a")
+    except OSError as error:  # e.g. the folder was removed by a run that just gave up on it
+        raise OutFolderError(f"--out {str(folder)!r} cannot be locked: {error.strerror}; try again") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutFolderError(f"--out {str(folder)!r} is in use by another run (it holds {LOCK_FILE}); "
+                                 "wait for it to finish, or choose another folder") from None
+        # The previous holder removes the file when done: a lock on a removed file guards nothing.
+        if not path.exists() or os.fstat(handle.fileno()).st_ino != path.stat().st_ino:
+            raise OutFolderError(f"--out {str(folder)!r} was in use by another run a moment ago; try again")
+        try:
+            # Checked again under the lock: another run may have finished here since the first check.
+            check_out_folder(folder, force)
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+    finally:
+        handle.close()
+        for made in created:  # deepest first; stop at the first that holds something
+            try:
+                made.rmdir()
+            except OSError:
+                break
+
+
+@contextmanager
+def lock_out_folders(folders: list[Path], force: bool) -> Iterator[None]:
+    """Lock every folder of a run (one per seed of a seed batch), in order, for the duration of the run."""
+    with ExitStack() as stack:
+        for folder in folders:
+            stack.enter_context(_locked(folder, force))
+        yield

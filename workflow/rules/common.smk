@@ -103,6 +103,16 @@ def train_gpus(wildcards):
     return 1 if dict(run.options).get("device") == "cuda" else 0
 
 
+def report_templates(wildcards):
+    """Every file of the report's templates: editing a section or a macro rebuilds the report."""
+    root = os.path.join(workflow.basedir, "report", "templates")
+    return sorted(
+        os.path.relpath(os.path.join(folder, name), workflow.basedir)
+        for folder, _, names in os.walk(root)
+        for name in names
+    )
+
+
 def config_json(wildcards):
     return json.dumps(config, sort_keys=True)
 

@@ -7,8 +7,7 @@ rule report:
         runs=rules.aggregate.output.runs,
         costs=rules.aggregate.output.costs,
         figures=rules.figures.output,
-        template="report/templates/paper.html.j2",
-        style="report/templates/style.css",
+        templates=report_templates,
     output:
         REPORT,
     log:

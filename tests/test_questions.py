@@ -1,0 +1,47 @@
+"""The forum questions: one registered module each, answered only when their runs are planned."""
+
+from __future__ import annotations
+
+import re
+
+from bench.paper import analysis, questions
+from tests.test_analysis import CONFIG, make_context
+
+GAUSSIAN = {**CONFIG, "experiments": {"baseline": {**CONFIG["experiments"]["baseline"], "envs": ["CartPole-v1", "GaussianTarget"]}}}
+
+
+def test_every_question_is_registered_with_its_text_and_runs():
+    registered = {q.name: q for q in questions.questions()}
+    assert {"hidden_state", "recurrent_forms", "digit_accuracy", "gaussian_baseline"} <= set(registered)
+    for question in registered.values():
+        assert question.text.endswith("?") and question.experiment
+        # In the project's own words: no pointers to files or threads outside the repository.
+        assert not re.search(r"thread|seeds/|\.txt|\.\./|https?:", question.text, re.IGNORECASE), question.text
+
+
+def test_a_question_whose_runs_are_not_planned_is_skipped():
+    context = make_context()  # the baseline experiment on CartPole only: no GaussianTarget, no memory, no bandits
+    names = [a["name"] for a in analysis.analyse(context, doctor=[])["questions"]]
+    assert names == []
+    gaussian = make_context(config=GAUSSIAN)
+    answered = {a["name"]: a for a in analysis.analyse(gaussian, doctor=[])["questions"]}
+    assert list(answered) == ["gaussian_baseline"]
+    text = answered["gaussian_baseline"]["answer"]
+    # Words with their numbers: the cells, and P(running mean > none) with its interval and Holm p.
+    assert "mlp [baseline=critic]: 430 [" in text
+    assert "Running mean (X) versus no baseline (Y) on GaussianTarget: no clear difference, P(X > Y) = 0.625 [" in text
+
+
+def test_adding_a_question_is_one_registration():
+    @questions.question("test_only", experiment="baseline", agents=("mlp",), envs=("CartPole-v1",), order=0,
+                        text="Is the critic's score above 300?")
+    def answer(ctx):
+        cell = ctx.cells("baseline", "CartPole-v1")["mlp [baseline=critic]"]
+        return f"yes: {cell['text']}" if cell["low"] > 300 else "no"
+
+    try:
+        answered = analysis.analyse(make_context(), doctor=[])["questions"]
+        assert answered[0]["name"] == "test_only" and answered[0]["answer"].startswith("yes: 430 [")
+    finally:
+        questions._REGISTRY.pop("test_only")
+    assert "test_only" not in {q.name for q in questions.questions()}
