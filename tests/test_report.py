@@ -47,7 +47,7 @@ def minimal_context(label: str) -> dict:
         "title": "t", "analysis": analysis, "figures": {},
         "plan": {"profile": "quick", "seeds": 3, "budget_scale": 0.1, "replicates": 100, "bootstrap_seed": 0, "solve_fraction": 0.9, "runs": 1},
         "environments": [], "agents": [{"agent": label, "description": label, "memory": "no", "actor_parameters": 1, "with_critic": 2}],
-        "hyperparameters": [], "provenance": {"git_commit": "abc", "run_commits": [], "config_hash": "h", "packages": {},
+        "hyperparameters": [], "environment_settings": [{"env": label, "steps": 1, "settings": "defaults"}], "provenance": {"git_commit": "abc", "run_commits": [], "config_hash": "h", "packages": {},
                                               "python": "3", "command": "c", "date": "d", "hardware": [], "platform": "p",
                                               "resolved": None, "path": None},
     }

@@ -18,7 +18,7 @@ from gymnasium.envs.classic_control.cartpole import CartPoleEnv, CartPoleVectorE
 from gymnasium.envs.classic_control.pendulum import PendulumEnv
 
 from bench.envs.masking import ObservationMask, VectorObservationMask
-from bench.envs.tasks import CueRecallEnv, DigitMatchEnv, GaussianTargetEnv
+from bench.envs.tasks import ContinuousForce, CueRecallEnv, DigitMatchEnv, GaussianTargetEnv
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,14 @@ def _cartpole_p_vector(num_envs: int, **kwargs) -> VectorObservationMask:
     return VectorObservationMask(CartPoleVectorEnv(num_envs=num_envs, **kwargs), CARTPOLE_POSITIONS)
 
 
+def _continuous_cartpole(**kwargs) -> gym.Env:
+    return ContinuousForce(CartPoleEnv(**kwargs))
+
+
+def _continuous_cartpole_p(**kwargs) -> gym.Env:
+    return ObservationMask(ContinuousForce(CartPoleEnv(**kwargs)), CARTPOLE_POSITIONS)
+
+
 def _pendulum_p(**kwargs) -> gym.Env:
     return ObservationMask(PendulumEnv(**kwargs), PENDULUM_ANGLE)
 
@@ -67,6 +75,8 @@ def _digit_match_random(n: int) -> float:
 
 _GYM_REGISTRATIONS = {
     "CartPole-P": dict(entry_point=_cartpole_p, vector_entry_point=_cartpole_p_vector, max_episode_steps=500),
+    "ContinuousCartPole": dict(entry_point=_continuous_cartpole, max_episode_steps=500),
+    "ContinuousCartPole-P": dict(entry_point=_continuous_cartpole_p, max_episode_steps=500),
     "Pendulum-P": dict(entry_point=_pendulum_p, max_episode_steps=200),
     "DigitMatch-10": dict(entry_point=DigitMatchEnv, kwargs={"n": 10}),
     "DigitMatch-100": dict(entry_point=DigitMatchEnv, kwargs={"n": 100}),
@@ -81,6 +91,10 @@ SPECS: dict[str, EnvSpec] = {
     for spec in [
         EnvSpec("CartPole-v1", "balance a pole; full state", 22.3, 500.0, 475.0, False, "control", 150_000),
         EnvSpec("CartPole-P", "CartPole with velocities hidden", 22.3, 500.0, 475.0, True, "control", 300_000),
+        EnvSpec("ContinuousCartPole", "CartPole pushed with a continuous force in [-10, 10] N", 27.9, 500.0, 475.0,
+                False, "control", 150_000),
+        EnvSpec("ContinuousCartPole-P", "ContinuousCartPole with velocities hidden", 27.9, 500.0, 475.0, True,
+                "control", 300_000),
         EnvSpec("Acrobot-v1", "swing a double pendulum up", -499.1, -100.0, -100.0, False, "control", 300_000),
         EnvSpec("Pendulum-v1", "swing up and hold; continuous torque", -1222.0, -200.0, -200.0, False, "control", 300_000),
         EnvSpec("Pendulum-P", "Pendulum with angular velocity hidden", -1222.0, -200.0, -200.0, True, "control", 300_000),

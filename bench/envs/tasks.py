@@ -109,3 +109,25 @@ class CueRecallEnv(gym.Env[np.ndarray, np.int64]):
         reward = float(int(action) == self._cue) if at_query else 0.0
         self._t += 1
         return self._observation(), reward, at_query, False, {"cue": self._cue}
+
+
+class ContinuousForce(gym.Wrapper):
+    """CartPole with a continuous force: action ``a`` in ``[-1, 1]`` pushes the cart with ``a * 10`` N.
+
+    Gymnasium's own CartPole does the physics, rewards and terminations: each step
+    sets its force magnitude to ``|a| * 10`` and pushes in the direction of ``a``
+    (the same dynamics as gymnasium's CartPole-v1, whose force is always +-10 N).
+    A continuous-control task that a Gaussian policy gradient learns in budget,
+    with a partially observable twin (velocities hidden) for the memory experiment.
+    """
+
+    force = 10.0
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+
+    def step(self, action: np.ndarray):
+        push = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], -1.0, 1.0))
+        self.env.unwrapped.force_mag = self.force * abs(push)
+        return self.env.step(1 if push > 0 else 0)

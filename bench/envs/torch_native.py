@@ -73,7 +73,7 @@ class CartPole(TorchEnv):
         x, x_dot, theta, theta_dot = state.unbind(-1)
         total_mass = self.masspole + self.masscart
         polemass_length = self.masspole * self.length
-        force = torch.where(action == 1, self.force_mag, -self.force_mag).to(STATE_DTYPE)
+        force = self._force(action)
         cos, sin = torch.cos(theta), torch.sin(theta)
         temp = (force + polemass_length * theta_dot**2 * sin) / total_mass
         theta_acc = (self.gravity * sin - cos * temp) / (self.length * (4.0 / 3.0 - self.masspole * cos**2 / total_mass))
@@ -84,8 +84,24 @@ class CartPole(TorchEnv):
         terminated = (nx < -self.x_threshold) | (nx > self.x_threshold) | (ntheta < -self.theta_threshold) | (ntheta > self.theta_threshold)
         return next_state, torch.ones_like(nx, dtype=torch.float32), terminated
 
+    def _force(self, action: torch.Tensor) -> torch.Tensor:
+        return torch.where(action == 1, self.force_mag, -self.force_mag).to(STATE_DTYPE)
+
     def observe(self, state):
         return state[..., self.keep].to(torch.float32)
+
+
+class ContinuousCartPole(CartPole):
+    """CartPole pushed with ``a * 10`` N, ``a`` in ``[-1, 1]`` (``bench.envs.tasks.ContinuousForce``)."""
+
+    def __init__(self, keep: tuple[int, ...] = (0, 1, 2, 3)) -> None:
+        super().__init__(keep)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+
+    def _force(self, action: torch.Tensor) -> torch.Tensor:
+        # float32 like the action gymnasium receives, then the same float64 product
+        push = action[..., 0].clamp(-1.0, 1.0).to(STATE_DTYPE)
+        return self.force_mag * push.abs() * torch.where(push > 0, 1.0, -1.0).to(STATE_DTYPE)
 
 
 class Acrobot(TorchEnv):
@@ -293,6 +309,7 @@ def make_torch_env(env_id: str) -> TorchEnv:
     """The torch-native twin of a benchmark environment; ``KeyError`` lists the ids that have one."""
     factories = {
         "CartPole-v1": CartPole, "CartPole-P": lambda: CartPole(keep=(0, 2)), "Acrobot-v1": Acrobot,
+        "ContinuousCartPole": ContinuousCartPole, "ContinuousCartPole-P": lambda: ContinuousCartPole(keep=(0, 2)),
         "Pendulum-v1": Pendulum, "Pendulum-P": lambda: Pendulum(keep=(0, 1)),
         "MountainCarContinuous-v0": MountainCarContinuous, "DigitMatch-10": lambda: DigitMatch(10),
         "DigitMatch-100": lambda: DigitMatch(100), "GaussianTarget": GaussianTarget, "CueRecall": CueRecall,
@@ -302,5 +319,5 @@ def make_torch_env(env_id: str) -> TorchEnv:
     return factories[env_id]()
 
 
-TORCH_NATIVE_IDS = ("CartPole-v1", "CartPole-P", "Acrobot-v1", "Pendulum-v1", "Pendulum-P", "MountainCarContinuous-v0",
-                    "DigitMatch-10", "DigitMatch-100", "GaussianTarget", "CueRecall")
+TORCH_NATIVE_IDS = ("CartPole-v1", "CartPole-P", "ContinuousCartPole", "ContinuousCartPole-P", "Acrobot-v1",
+                    "Pendulum-v1", "Pendulum-P", "MountainCarContinuous-v0", "DigitMatch-10", "DigitMatch-100", "GaussianTarget", "CueRecall")

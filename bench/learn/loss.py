@@ -4,12 +4,15 @@ Every function here is a pure function of one run's batch, so that a single
 run calls it directly and a seed batch calls it under ``torch.func.vmap``: no
 Python-side reads of tensor values.
 
-Returns-to-go treat an episode end as the end of the return for every baseline,
-time-limit truncation included: the benchmark scores the capped return, and the
-baseline ablation then compares baselines of one and the same estimator target.
+The policy's returns-to-go treat an episode end as the end of the return for every
+baseline, time-limit truncation included: the benchmark scores the capped return,
+and the baseline ablation then compares baselines of one and the same estimator
+target. (GAE with lambda < 1 bootstraps from the critic inside the episode, whose
+values are not capped: it trades that bias near the time limit for variance.)
 
-The critic predicts returns-to-go in normalised units: ``V(s) = mu + sigma * n(s)``
-with ``(mu, sigma)`` the moments of the latest batch's returns-to-go, and the
+The critic predicts its targets (returns-to-go bootstrapped at truncation) in
+normalised units: ``V(s) = mu + sigma * n(s)`` with ``(mu, sigma)`` the moments of
+the latest batch's targets, and the
 value head rescaled whenever they change so that ``V`` itself is unchanged
 (PopArt's output preservation: van Hasselt et al., 2016, "Learning values across
 many orders of magnitude"). The critic's targets are then of unit scale whatever
@@ -77,10 +80,6 @@ class PolicyTerms:
         return cls(*(sum(getattr(p, f.name).detach() for p in parts) for f in fields(cls)))
 
 
-#: Backwards-compatible name (the doctor and older tests say LossTerms).
-LossTerms = PolicyTerms
-
-
 class Bound(nn.Module):
     """``function(policy, *args)`` as a module, so that ``torch.func.functional_call`` can swap in
     other parameters (one seed's, or tensors to differentiate) under the names ``policy.*``."""
@@ -92,6 +91,10 @@ class Bound(nn.Module):
 
     def forward(self, *args: Any) -> Any:
         return self.function(self.policy, *args)
+
+
+#: The names of ``PolicyTerms``' fields, in order (what a vmapped call returns as a tuple).
+POLICY_TERMS: tuple[str, ...] = tuple(f.name for f in fields(PolicyTerms))
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
@@ -238,8 +241,9 @@ def value_loss(policy: Policy, rollout: Rollout, config: RunConfig, scale: tuple
                columns: slice | None = None) -> torch.Tensor:
     """The critic's squared error in normalised units, ``mean((n(s) - (y - mu) / sigma)^2)`` over valid steps.
 
-    ``y`` are ``critic_targets`` (their bootstrap values held fixed: a semi-gradient),
-    ``scale = (mu, sigma)`` the batch's target moments (``sigma`` floored);
+    ``y`` are ``critic_targets`` from the same pass, their bootstrap values detached
+    (a semi-gradient: recomputed with the current critic at each of the update's
+    steps, while the moments ``scale = (mu, sigma)`` stay those of the update);
     ``columns`` as in ``policy_gradient_loss`` (parts sum to the whole). Times
     ``sigma^2`` it is the mean squared error of ``V`` itself.
     """
@@ -247,9 +251,10 @@ def value_loss(policy: Policy, rollout: Rollout, config: RunConfig, scale: tuple
     part = rollout if columns is None else rollout.columns(columns)
     steps = part.rewards.shape[0]
     mean, std = scale
-    targets = (critic_targets(policy, part, config, scale) - mean) / std
-    predicted = policy.critic(part.obs, part.is_init)[:steps]
-    return _masked_mean((predicted - targets) ** 2, part.valid.float(), count)
+    normalised = policy.critic(part.obs, part.is_init)  # [T+1, B]
+    next_values = (mean + std * normalised[1:]).detach()
+    targets = discounted_returns(part.rewards, part.terminated, part.truncated, next_values, config.gamma)
+    return _masked_mean((normalised[:steps] - (targets - mean) / std) ** 2, part.valid.float(), count)
 
 
 def combined_loss(policy: Policy, rollout: Rollout, config: RunConfig,

@@ -1,10 +1,10 @@
 """Discounted returns-to-go that never cross an episode boundary.
 
 Time-limit truncation (``truncated[t]``): the episode was cut, not ended, so the
-return continues past the cut in expectation. When a value estimate exists
-(``baseline="critic"``) the return is bootstrapped with ``V(s_{t+1})`` of the
-final observation; without one it is treated as terminal (bootstrap 0), which
-makes the estimator optimise the capped return that the benchmark scores.
+return continues past the cut in expectation. ``discounted_returns`` bootstraps
+there with the given ``next_values``: the critic's targets pass ``V(s_{t+1})`` of
+the final observation, the policy's returns pass zeros for every baseline (the
+capped return that the benchmark scores; ``bench.learn.loss``).
 """
 
 from __future__ import annotations

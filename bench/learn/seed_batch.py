@@ -39,7 +39,7 @@ from bench.learn.common import (RunResult, Streams, TrainingDiverged, configure_
                                 run_identity, seeded_policy, select_device)
 from bench.learn.config import RunConfig
 from bench.envs.torch_native import STATE_DTYPE, TorchEnv, make_torch_env
-from bench.learn.loss import (Bound, advantage_moments, column_chunks, policy_gradient_loss, target_moments,
+from bench.learn.loss import (POLICY_TERMS, Bound, advantage_moments, column_chunks, policy_gradient_loss, target_moments,
                               value_loss)
 from bench.learn.update import Scale, is_critic, train_runs
 from bench.learn.policy import Policy
@@ -49,7 +49,6 @@ from bench.learn.rollout import Rollout
 # once the live ones drop to this fraction of them: seeds end one at a time, and
 # regathering every layer for each would cost more than computing a few ended seeds.
 RESELECT_FRACTION = 0.75
-POLICY_TERMS = ("total", "policy", "entropy", "baseline", "return_mean")
 
 
 def check_batchable(configs: list[RunConfig]) -> None:
@@ -81,6 +80,7 @@ class SeedBatch:
         self.head = self.skeleton.action_head
         # (indices, the parameters they were gathered from, gathered parameters, gathered buffers)
         self._subset: tuple[torch.Tensor, dict, dict, dict] | None = None
+        self._group_cache: tuple[Rollout, tuple[int, ...], list] | None = None
 
     @property
     def seeds(self) -> int:
@@ -146,14 +146,18 @@ class SeedBatch:
         would), so its gradient is the same bit for bit; a shared padding to the
         batch's longest episode would not be.
         """
+        members = tuple(torch.nonzero(active).flatten().tolist())
+        if self._group_cache is not None and self._group_cache[0] is rollout and self._group_cache[1] == members:
+            return self._group_cache[2]  # the critic's steps reuse the update's groups
         lengths = rollout.valid.sum(1).amax(1).clamp_min(1).tolist()  # [S] longest episode of each seed
         groups: dict[int, list[int]] = {}
-        for s in torch.nonzero(active).flatten().tolist():
+        for s in members:
             groups.setdefault(padded_length(lengths[s], self.max_steps), []).append(s)
         out = []
         for steps, members in groups.items():
             index = torch.tensor(members, device=self.device)
             out.append((index, _time_slice(rollout, index, steps), steps))
+        self._group_cache = (rollout, members, out)
         return out
 
     def policy_gradients(self, rollout: Rollout, running_mean: torch.Tensor | None, scale: Scale | None,
@@ -204,7 +208,8 @@ class SeedBatch:
         return grads, total
 
     def target_moments(self, rollout: Rollout, scale: Scale) -> Scale:
-        """Mean and standard deviation ``[S]`` of each seed's critic targets (inactive seeds: 0 and 1)."""
+        """Mean and standard deviation ``[S]`` of each seed's critic targets (computed for every seed;
+        the learning rule uses those of the seeds it steps)."""
         mean, std = torch.zeros(self.seeds, device=self.device), torch.ones(self.seeds, device=self.device)
         everyone = torch.ones(self.seeds, dtype=torch.bool, device=self.device)
         for index, part, _ in self._groups(rollout, everyone):

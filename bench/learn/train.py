@@ -20,7 +20,8 @@ from bench.envs.vector import GymBatch, make_env_batch
 from bench.learn.common import (RunResult, Streams, TrainingDiverged, configure_determinism, episode_summary,
                                 run_identity, seeded_policy, select_device)
 from bench.learn.config import RunConfig
-from bench.learn.loss import Bound, advantage_moments, column_chunks, policy_gradient_loss, target_moments, value_loss
+from bench.learn.loss import (POLICY_TERMS, Bound, advantage_moments, column_chunks, policy_gradient_loss,
+                              target_moments, value_loss)
 from bench.learn.policy import Policy
 from bench.learn.rollout import Rollout, collect_episodes
 from bench.learn.update import Scale, is_critic, train_runs
@@ -89,7 +90,7 @@ class GymLearner:
 
         grads = self._grads([n for n in self._params if not is_critic(n)], losses)
         terms = {name: torch.stack([sum(getattr(p, name).detach() for p in parts)])
-                 for name in ("total", "policy", "entropy", "baseline", "return_mean")}
+                 for name in POLICY_TERMS}
         return grads, terms
 
     def value_gradients(self, rollout: Rollout, scale: Scale, active: torch.Tensor

@@ -8,12 +8,14 @@ does with them is here:
 1. the policy gradient of the batch (REINFORCE, or GAE(lambda) from the critic),
    clipped per seed, one Adam step of the actor;
 2. the running-mean baseline folds in the batch;
-3. the critic, if any: its targets' moments move to this batch's returns-to-go
-   (the value head rescaled so that ``V`` is unchanged, ``bench.learn.loss``),
-   then ``value_iters`` Adam steps on its squared error with its own step size,
-   as the classic VPG implementations fit the value function (Spinning Up's VPG:
-   80 steps of ``vf_lr`` per epoch). Its explained variance of the batch's
-   returns-to-go is measured *before* fitting, on data it has not seen.
+3. the critic, if any: its targets' moments move to this batch's targets
+   (returns-to-go bootstrapped at time-limit truncation; the value head rescaled
+   so that ``V`` is unchanged, ``bench.learn.loss``), then ``value_iters`` Adam
+   steps on its squared error with its own step size, as the classic VPG
+   implementations fit the value function (Spinning Up's VPG: 80 steps of
+   ``vf_lr`` per epoch). Its explained variance of the batch's targets is
+   measured *before* fitting, on data it has not seen; ``value_loss_fitted`` is
+   the loss at the last step (before its update: no extra pass to measure it).
 
 Parameters are dictionaries of tensors stacked over seeds (``{name: [S, ...]}``);
 seeds with ``active = False`` (budget spent, or diverged) do not change.
@@ -36,9 +38,6 @@ from bench.learn.optim import StackedAdam
 
 #: The value head's parameters, rescaled when the critic's target moments move.
 VALUE_WEIGHT, VALUE_BIAS = "critic.value_head.value.weight", "critic.value_head.value.bias"
-#: Per-update columns of metrics.parquet that come from the losses.
-LOSS_COLUMNS = ("loss", "policy_loss", "entropy", "baseline_mean", "value_loss", "value_loss_fitted",
-                "explained_variance", "grad_norm")
 
 Scale = tuple[torch.Tensor, torch.Tensor]
 
@@ -92,12 +91,15 @@ def first_non_finite(values: dict[str, torch.Tensor]) -> list[str | None]:
     return problems
 
 
-def rescale_value_head(params: dict[str, torch.Tensor], old: Scale, new: Scale) -> None:
-    """Keep ``V = mu + sigma * (w f + b)`` unchanged when ``(mu, sigma)`` become ``new`` (PopArt, in place)."""
+def rescale_value_head(params: dict[str, torch.Tensor], old: Scale, new: Scale, where: torch.Tensor) -> None:
+    """Keep ``V = mu + sigma * (w f + b)`` unchanged when ``(mu, sigma)`` become ``new`` (PopArt, in place),
+    for the seeds ``where`` (``[S]`` bool); the others keep their parameters bit for bit."""
     (old_mean, old_std), (new_mean, new_std) = old, new
     ratio = old_std / new_std  # [S]
-    params[VALUE_WEIGHT] = params[VALUE_WEIGHT] * ratio[:, None, None]
-    params[VALUE_BIAS] = (params[VALUE_BIAS] * old_std[:, None] + (old_mean - new_mean)[:, None]) / new_std[:, None]
+    weight = params[VALUE_WEIGHT] * ratio[:, None, None]
+    bias = (params[VALUE_BIAS] * old_std[:, None] + (old_mean - new_mean)[:, None]) / new_std[:, None]
+    params[VALUE_WEIGHT] = torch.where(where[:, None, None], weight, params[VALUE_WEIGHT])
+    params[VALUE_BIAS] = torch.where(where[:, None], bias, params[VALUE_BIAS])
 
 
 @dataclass
@@ -128,8 +130,9 @@ class LearningRule:
         self.critic_steps = 0
 
     def step(self, learner: Learner, rollout: Any, update: int, active: torch.Tensor) -> StepOutcome:
-        """Update the active seeds on ``rollout``; a seed whose loss or gradient is not finite is
-        reported in ``problems`` and not stepped (its run has diverged)."""
+        """Update the active seeds on ``rollout``. A seed whose policy loss or gradient is not finite
+        is reported in ``problems`` and not stepped; one whose critic fails is reported too (its run
+        has diverged either way, and stops)."""
         running_mean = self.running_mean.value if self.running_mean is not None else None
         grads, terms = learner.policy_gradients(rollout, running_mean, self.scale, active)
         grads, grad_norm = clip_per_seed(grads, self.max_norm)
@@ -149,29 +152,33 @@ class LearningRule:
 
     def _fit_critic(self, learner: Learner, rollout: Any, params: dict[str, torch.Tensor], stepping: torch.Tensor,
                     problems: list[str | None]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], torch.Tensor]:
+        """``value_iters`` Adam steps of the critic; a seed whose critic loss or gradient is not
+        finite is reported in ``problems`` (its actor has stepped already: the run has diverged)."""
         assert self.scale is not None and self.critic_adam is not None
         mean, std = learner.target_moments(rollout, self.scale)
-        new = (torch.where(stepping, mean, self.scale[0]),
-               torch.where(stepping, std.clamp_min(MIN_TARGET_STD), self.scale[1]))
-        rescale_value_head(params, self.scale, new)
+        # A batch whose targets are all (nearly) equal, e.g. a bandit answered perfectly, says
+        # nothing about their scale: the moments stay where they were.
+        moving = stepping & (std >= MIN_TARGET_STD)
+        new = (torch.where(moving, mean, self.scale[0]), torch.where(moving, std, self.scale[1]))
+        rescale_value_head(params, self.scale, new, moving)
         self.scale = new
-        first = last = None
+        losses = []
         for _ in range(self.config.value_iters):
             learner.params = params
             grads, loss = learner.value_gradients(rollout, new, stepping)
-            grads, _ = clip_per_seed(grads, self.max_norm)
-            for s, problem in enumerate(first_non_finite({"value_loss": loss})):
+            grads, norm = clip_per_seed(grads, self.max_norm)
+            for s, problem in enumerate(first_non_finite({"value_loss": loss, "value_grad_norm": norm})):
                 if problem is not None and bool(stepping[s]) and problems[s] is None:
                     problems[s] = problem
-            stepping = stepping & torch.isfinite(loss)
+            stepping = stepping & torch.isfinite(loss) & torch.isfinite(norm)
             self.critic_steps += 1
             params.update(self.critic_adam.step({n: params[n] for n in self.critic_names}, grads,
                                                 self.critic_steps, stepping))
-            first = loss if first is None else first
-            last = loss
-        # Explained variance 1 - SSE/SST of V on the batch's targets, before fitting: the first loss is SSE/(n sigma^2).
-        explained = 1 - first * (new[1] / std) ** 2
-        return params, {"value_loss": first, "value_loss_fitted": last, "explained_variance": explained}, stepping
+            losses.append(loss)
+        # Explained variance 1 - SSE/SST of V on the batch's targets, before fitting (the first loss is
+        # SSE/(n sigma^2)); undefined (NaN) where the targets do not vary.
+        explained = torch.where(std > 0, 1 - losses[0] * (new[1] / std.clamp_min(1e-30)) ** 2, math.nan)
+        return params, {"value_loss": losses[0], "value_loss_fitted": losses[-1], "explained_variance": explained}, stepping
 
 
 def run_info(config: RunConfig, last: dict[str, Any], updates: int, parameters: int, train_seconds: float,

@@ -97,6 +97,18 @@ def hyperparameters(config: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def environment_settings(config: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
+    """One row per environment that ran: its budget (steps, at this profile's scale) and the settings
+    of ``env_settings`` that every variant on it gets."""
+    settings = config.get("env_settings", {})
+    rows = []
+    for env in dict.fromkeys(run.env for run in plan.runs):
+        own = {k: v for k, v in settings.get(env, {}).items() if k != "budget"}
+        rows.append({"env": env, "steps": plan.steps_for(env),
+                     "settings": ", ".join(f"{k}={v}" for k, v in sorted(own.items())) or "defaults"})
+    return rows
+
+
 def reproduce_command(config: dict[str, Any], report: Path | None, base: Path = BASE_CONFIG) -> dict[str, Any]:
     """The command that reproduces this run as it was run.
 
@@ -185,6 +197,7 @@ def build_context(config: dict[str, Any], analysis: dict[str, Any], runs: pd.Dat
         "environments": environment_table(plan, analysis.get("floors")),
         "agents": agent_table(plan, analysis.get("parameters")),
         "hyperparameters": hyperparameters(config),
+        "environment_settings": environment_settings(config, plan),
         "provenance": provenance(config, runs, report),
         "figures": figures,
     }

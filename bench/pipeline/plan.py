@@ -95,6 +95,8 @@ class Plan:
     experiments: dict[str, dict[str, Any]]
     membership: dict[str, tuple[RunSpec, ...]]
     seeds_per_job: int = 1
+    #: environment -> its training budget at budget scale 1 (``env_settings.<env>.budget``)
+    budgets: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def runs(self) -> list[RunSpec]:
@@ -109,9 +111,12 @@ class Plan:
         return sorted({run.agent for run in self.runs})
 
     def steps_for(self, env: str) -> int:
+        """Environment steps of one run on ``env``: its budget (``env_settings``, else the
+        environment's default) times the profile's budget scale."""
         from bench import envs
 
-        return max(1, int(round(envs.spec_for(env).default_steps * self.budget_scale)))
+        budget = self.budgets.get(env) or envs.spec_for(env).default_steps
+        return max(1, int(round(budget * self.budget_scale)))
 
     def job_of(self, run: RunSpec) -> JobSpec:
         """The job that trains ``run``."""
@@ -326,7 +331,16 @@ def load_plan(config: dict[str, Any], check_registries: bool = True) -> Plan:
     for name in selected:
         if name not in experiments:
             _fail(f"profile {config['profile']!r} names unknown experiment {name!r}; valid choices: {', '.join(experiments)}")
-    defaults = {**config.get("defaults", {}), **profile.get("options", {})}
+    defaults = config.get("defaults", {})
+    profile_options = profile.get("options", {})
+    for env in config.get("env_settings", {}):
+        from bench import envs
+
+        if not envs.is_known(env):
+            _fail(f"env_settings names unknown environment {env!r}; valid choices: {', '.join(envs.names())} "
+                  "or any registered gymnasium id")
+    env_settings = {env: {k: v for k, v in settings.items() if k != "budget"}
+                    for env, settings in config.get("env_settings", {}).items()}
     seeds = tuple(range(profile["seeds"]))
     membership: dict[str, tuple[RunSpec, ...]] = {}
     for name in selected:
@@ -335,7 +349,9 @@ def load_plan(config: dict[str, Any], check_registries: bool = True) -> Plan:
         for point in _option_grid(experiment.get("options", {})):
             for env in experiment["envs"]:
                 for agent in experiment["agents"]:
-                    options = _check_run_values(name, agent, env, {**defaults, **point}, check_registries)
+                    # Every variant of an experiment on one environment gets that environment's settings.
+                    settings = {**defaults, **env_settings.get(env, {}), **profile_options, **point}
+                    options = _check_run_values(name, agent, env, settings, check_registries)
                     non_default = tuple(sorted((k, v) for k, v in options.items() if v != getattr(RunConfig(), k)))
                     runs.extend(RunSpec(env, agent, non_default, seed) for seed in seeds)
         membership[name] = tuple(runs)
@@ -352,6 +368,7 @@ def load_plan(config: dict[str, Any], check_registries: bool = True) -> Plan:
         experiments={name: experiments[name] for name in selected},
         membership=membership,
         seeds_per_job=int(profile.get("seeds_per_job", 1)),
+        budgets={env: int(s["budget"]) for env, s in config.get("env_settings", {}).items() if "budget" in s},
     )
 
 
