@@ -1,6 +1,8 @@
-"""Agent variants: registry, GRUCell == GRU layer, the reset control, the window."""
+"""Agent variants: registry, GRUCell == GRU layer, the reset control, the window, stacked layers."""
 
 from __future__ import annotations
+
+import contextlib
 
 import pytest
 import torch
@@ -8,8 +10,10 @@ from torch import nn
 
 import agents
 from agents.gru import GRUAgent
+from agents.gru2 import GRU2Agent
 from agents.gru_cell import GRUCellAgent
 from agents.gru_reset import GRUResetAgent
+from agents.recurrence import gru_layer, lstm_layer, matmul_recurrence
 from agents.window import WindowAgent
 
 OBS, HIDDEN = 3, 8
@@ -26,7 +30,8 @@ def _sequence(generator, steps=9, batch=4):
 
 
 def test_registry_lists_the_required_variants():
-    assert {"mlp", "gru_cell", "gru", "window", "gru_reset"} <= set(agents.available())
+    assert {"mlp", "gru_cell", "gru", "window", "gru_reset", "gru2"} <= set(agents.available())
+    assert agents.describe("gru2") == "two stacked GRU layers (the model of the forum thread on hidden state)"
 
 
 def test_unknown_agent_names_the_valid_choices():
@@ -34,7 +39,7 @@ def test_unknown_agent_names_the_valid_choices():
         agents.agent_class("transformer-xl")
 
 
-@pytest.mark.parametrize("name", ["mlp", "gru_cell", "gru", "window", "gru_reset"])
+@pytest.mark.parametrize("name", ["mlp", "gru_cell", "gru", "window", "gru_reset", "gru2"])
 def test_every_variant_maps_sequences_to_features(name, generator):
     agent = agents.make_agent(name, OBS, HIDDEN)
     obs, is_init = _sequence(generator)
@@ -128,3 +133,84 @@ def test_every_agent_runs_stacked_over_seeds_with_vmap(name):
         torch.testing.assert_close(stacked_loss[s], value.detach(), rtol=1e-5, atol=1e-5)
         for param_name, param in model.named_parameters():
             torch.testing.assert_close(stacked_grads[param_name][s], param.grad, rtol=1e-4, atol=1e-5)
+
+
+def _matmul_and_fused(layer, rnn, x, *states):
+    """(outputs, final states, gradients w.r.t. weights, x and states) of ``layer`` fused and as matrix products."""
+    runs = []
+    for matmul in (False, True):
+        inputs = [t.detach().clone().requires_grad_() for t in (x, *states)]
+        with matmul_recurrence() if matmul else contextlib.nullcontext():
+            out = layer(rnn, *inputs)
+        loss = sum((o * torch.linspace(-1, 1, o.numel()).reshape(o.shape)).sum() for o in out)
+        grads = torch.autograd.grad(loss, [*rnn.parameters(), *inputs])
+        runs.append(([o.detach() for o in out], grads))
+    return runs
+
+
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+def test_stacked_gru_as_matrix_products_equals_nn_gru(num_layers, generator):
+    torch.manual_seed(0)
+    rnn = nn.GRU(OBS, HIDDEN, num_layers=num_layers)
+    x = torch.randn(7, 4, OBS, generator=generator)
+    h = torch.randn(num_layers, 4, HIDDEN, generator=generator)
+    (fused, fused_grads), (matmul, matmul_grads) = _matmul_and_fused(gru_layer, rnn, x, h)
+    assert fused[1].shape == (num_layers, 4, HIDDEN)
+    for a, b in zip(matmul, fused):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    for a, b in zip(matmul_grads, fused_grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    # Negative control: the second layer matters (the top layer's output is not the first layer's).
+    if num_layers > 1:
+        first = nn.GRU(OBS, HIDDEN)
+        first.load_state_dict({k: v for k, v in rnn.state_dict().items() if k.endswith("_l0")})
+        assert not torch.allclose(first(x, h[:1])[0], fused[0], atol=1e-3)
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_stacked_lstm_as_matrix_products_equals_nn_lstm(num_layers, generator):
+    torch.manual_seed(0)
+    rnn = nn.LSTM(OBS, HIDDEN, num_layers=num_layers)
+    x = torch.randn(7, 4, OBS, generator=generator)
+    h, c = (torch.randn(num_layers, 4, HIDDEN, generator=generator) for _ in range(2))
+    (fused, fused_grads), (matmul, matmul_grads) = _matmul_and_fused(lstm_layer, rnn, x, h, c)
+    for a, b in zip(matmul, fused):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    for a, b in zip(matmul_grads, fused_grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_one_layer_states_keep_their_batch_first_shape_and_wrong_shapes_are_named(generator):
+    rnn = nn.GRU(OBS, HIDDEN)
+    x = torch.randn(5, 2, OBS, generator=generator)
+    for matmul in (False, True):
+        with matmul_recurrence() if matmul else contextlib.nullcontext():
+            assert gru_layer(rnn, x, torch.zeros(2, HIDDEN))[1].shape == (2, HIDDEN)
+            with pytest.raises(ValueError, match=r"expected \[B, H\] for one layer or \[num_layers=2, B, H\]"):
+                gru_layer(nn.GRU(OBS, HIDDEN, num_layers=2), x, torch.zeros(2, HIDDEN))
+
+
+def test_matmul_recurrence_refuses_what_it_does_not_compute(generator):
+    x = torch.randn(5, 2, OBS, generator=generator)
+    with matmul_recurrence():
+        with pytest.raises(ValueError, match="dropout"):
+            gru_layer(nn.GRU(OBS, HIDDEN, num_layers=2, dropout=0.5), x, torch.zeros(2, 2, HIDDEN))
+        with pytest.raises(ValueError, match="unidirectional"):
+            gru_layer(nn.GRU(OBS, HIDDEN, bidirectional=True), x, torch.zeros(2, HIDDEN))
+
+
+def test_gru2_is_nn_gru_with_two_layers_restarted_at_each_episode(generator):
+    agent = GRU2Agent(OBS, HIDDEN)
+    obs, is_init = _sequence(generator)
+    start = torch.randn(obs.shape[1], 2, HIDDEN, generator=generator)
+    features, state = agent(obs, is_init, start)
+    assert state.shape == (obs.shape[1], 2, HIDDEN)
+    for b in range(obs.shape[1]):
+        starts = [t for t in range(obs.shape[0]) if is_init[t, b]] + [obs.shape[0]]
+        for begin, end in zip(starts[:-1], starts[1:]):
+            expected, last = agent.rnn(obs[begin:end, b : b + 1], torch.zeros(2, 1, HIDDEN))
+            torch.testing.assert_close(features[begin:end, b : b + 1], expected, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(state[b], last[:, 0], atol=1e-6, rtol=1e-5)
+    # Matrix products (the seed-batched path) give the same.
+    with matmul_recurrence():
+        torch.testing.assert_close(agent(obs, is_init, start)[0], features, atol=1e-6, rtol=1e-5)

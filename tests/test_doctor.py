@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 
@@ -109,3 +108,32 @@ def test_check_command_exits_non_zero_naming_agent_and_check(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "FAILED: agent detached_mlp" in proc.stderr and "gradients" in proc.stderr
     assert "FAILED: agent mlp " not in proc.stderr
+
+
+def test_doctor_csv_keeps_the_columns_the_report_reads(tmp_path):
+    """New checks are new ``check`` names in the same six columns (bench/paper/analysis.py reads them)."""
+    from bench.learn.doctor import PATH_CHECKS, SEQUENCE_CHECKS, format_table, write_results
+    from bench.paper.analysis import doctor_summary, read_doctor
+
+    results = run_doctor(["gru2"])
+    path = tmp_path / "doctor.csv"
+    write_results(path, results)
+    rows = read_doctor([str(path)])
+    assert list(rows[0]) == ["agent", "head", "baseline", "check", "status", "detail"]
+    assert {row["check"] for row in rows} >= {*SEQUENCE_CHECKS, *PATH_CHECKS}
+    summary = doctor_summary(rows)
+    assert summary["failures"] == [] and summary["agents"][0]["agent"] == "gru2"
+    table = format_table(results).splitlines()
+    assert table[0].split() == ["check", "gru2"]
+    assert any(line.split()[:2] == ["through_time", "PASS"] for line in table)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: the check runs for real")
+def test_cuda_check_runs_when_cuda_is_reported(monkeypatch):
+    """Without a GPU the row is n/a; where CUDA is reported the agent is moved there (here it fails, in one line)."""
+    import bench.learn.doctor as doctor
+
+    assert {r.status for r in doctor.check_paths("mlp") if r.check == "cuda"} == {"n/a"}
+    monkeypatch.setattr(doctor.torch.cuda, "is_available", lambda: True)
+    (row,) = [r for r in doctor.check_paths("mlp") if r.check == "cuda"]
+    assert row.status == "FAIL" and row.detail.startswith("mlp: fails on CUDA: ") and "\n" not in row.detail

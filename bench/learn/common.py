@@ -5,7 +5,10 @@ Kept apart from both trainers so that neither imports the other.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import os
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +19,7 @@ import torch
 
 from bench.learn.config import RunConfig
 from bench.learn.policy import Policy, build_policy
-from bench.provenance import describe_machine, git_commit, versions
+from bench.provenance import REPO_ROOT, describe_machine, git_commit, versions
 
 class TrainingDiverged(RuntimeError):
     """A loss term or gradient became NaN or infinite; the message names update and term.
@@ -89,13 +92,29 @@ def episode_summary(returns: np.ndarray, lengths: np.ndarray, success_score: flo
     }
 
 
+def agent_source(name: str) -> dict[str, str]:
+    """The file that defines agent ``name`` and the sha256 of its bytes: a variant that is not
+    committed (or edited since) is still identified in the run's provenance."""
+    import agents
+
+    path = Path(inspect.getsourcefile(agents.agent_class(name)) or "")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "unknown"
+    try:
+        shown = str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        shown = str(path)
+    return {"path": shown, "sha256": digest}
+
+
 def run_identity(config: RunConfig, device: torch.device | None = None) -> dict[str, Any]:
-    """What every run.json records, finished or failed: config, versions, commit, machine."""
+    """What every run.json records, finished or failed: config, versions, commit (``-dirty`` when
+    tracked files changed), the agent's source file and its hash, machine."""
     return {
         "config": config.to_dict(),
         "seed": config.seed,
         "versions": versions(),
         "git_commit": git_commit(),
+        "agent_source": agent_source(config.agent),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
         **describe_machine(device or select_device(config.device)),
     }

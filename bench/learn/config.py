@@ -45,7 +45,7 @@ class RunConfig:
     estimator: str = _field("reinforce", "advantage estimator: returns-to-go minus the baseline (REINFORCE), "
                             "or GAE(lambda) from the critic (actor-critic; needs baseline critic)", choices=ESTIMATORS)
     gae_lambda: float = _field(0.95, "lambda of GAE in [0, 1] (estimator gae; 1 = the Monte-Carlo advantage)")
-    value_iters: int = _field(10, "Adam steps of the critic on each batch (critic baseline only)")
+    value_iters: int = _field(5, "Adam steps of the critic on each batch (critic baseline only)")
     value_lr: float = _field(1e-2, "the critic's Adam learning rate (critic baseline only)")
     baseline_rate: float = _field(0.05, "update rate of the running-mean baseline, in (0, 1]")
     normalize_returns: bool = _field(False, "standardise the policy's advantages over each batch")

@@ -19,7 +19,7 @@ from torch.distributions import Categorical, Independent, Normal
 
 StdMode = Literal["learned", "state", "fixed"]
 STD_MODES: tuple[str, ...] = ("learned", "state", "fixed")
-MIN_STD = 1e-3
+MIN_STD = 1e-3  # the smallest std any Gaussian head gives, learned or state-dependent
 
 
 class CategoricalHead(nn.Module):
@@ -111,7 +111,9 @@ class GaussianHead(nn.Module):
         raw = self.mean(features)
         mean = self.centre + self.half_range * torch.tanh(raw) if self.bounded else raw
         if self.std_mode == "learned":
-            std = self.log_std.exp().expand_as(mean)
+            # Floored as the state-dependent std is: a log_std driven far down must not make
+            # log-probabilities blow up (the floor passes no gradient below it).
+            std = self.log_std.exp().clamp(min=MIN_STD).expand_as(mean)
         elif self.std_mode == "state":
             std = F.softplus(self.std_layer(features)) + MIN_STD
         else:

@@ -24,6 +24,7 @@ seeds with ``active = False`` (budget spent, or diverged) do not change.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
@@ -181,6 +182,40 @@ class LearningRule:
         return params, {"value_loss": losses[0], "value_loss_fitted": losses[-1], "explained_variance": explained}, stepping
 
 
+#: A run is flagged when a symptom holds for more than this fraction of its updates.
+DEGENERATE_FRACTION = 0.5
+
+
+def degenerate_run_warnings(rows: list[dict[str, Any]]) -> list[str]:
+    """Symptoms of a finite run that did not learn for a mechanical reason, one sentence each.
+
+    Recorded in ``run.json`` (``warnings``), the log and the report's appendix: a run
+    can finish with numbers and still be degenerate (issue "Your own agent", item 6).
+    """
+    if not rows:
+        return []
+    table = pd.DataFrame(rows)
+    found = []
+    zero_loss = float((table["policy_loss"] == 0).mean())
+    if zero_loss > DEGENERATE_FRACTION:
+        found.append(f"the policy loss is exactly 0 in {zero_loss:.0%} of updates (no advantage signal: e.g. "
+                     "normalised advantages of a single episode per update)")
+    zero_grad = float((table["grad_norm"] == 0).mean())
+    if zero_grad > DEGENERATE_FRACTION:
+        found.append(f"the policy gradient is exactly 0 in {zero_grad:.0%} of updates (saturated or disconnected "
+                     "outputs)")
+    quarter = table.head(max(1, len(table) // 4))
+    if bool((quarter["entropy"].abs() < 1e-3).any()) and bool((table["entropy"] >= 0).all()):
+        found.append("the policy's entropy collapsed to ~0 within the first quarter of training (deterministic "
+                     "too early: a larger entropy bonus or a smaller step size)")
+    if "explained_variance" in table:
+        late = table["explained_variance"].tail(max(1, len(table) // 4)).dropna()
+        if len(late) and float(late.mean()) <= 0:
+            found.append(f"the critic explains none of its targets over the last quarter of training "
+                         f"(explained variance {float(late.mean()):.2f})")
+    return found
+
+
 def run_info(config: RunConfig, last: dict[str, Any], updates: int, parameters: int, train_seconds: float,
              evaluation: dict[str, float], initial: dict[str, float], normalise: Callable[[float], float],
              identity: dict[str, Any]) -> dict[str, Any]:
@@ -289,5 +324,8 @@ def train_runs(configs: list[RunConfig], trainer: Trainer, normalise: Callable[[
             info = run_info(run_config, rows[s][-1], updates[s], parameters, train_seconds, final[s], initial[s],
                             normalise, identity(run_config))
             info["wall_seconds"] = time.perf_counter() - start
+            info["warnings"] = degenerate_run_warnings(rows[s])
+            for warning in info["warnings"]:
+                print(f"warning: seed {run_config.seed}: {warning}", file=sys.stderr)
         outcomes.append(finish(rows[s], failures.get(s), final[s], info or {"wall_seconds": 0.0}))
     return outcomes
