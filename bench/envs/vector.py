@@ -62,5 +62,17 @@ def make_gym_vector_env(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
 
 
 def make_env_batch(env_id: str, num_envs: int, device: torch.device) -> GymBatch:
-    """``num_envs`` gymnasium environments of ``env_id``, speaking tensors on ``device``."""
-    return GymBatch(make_gym_vector_env(env_id, num_envs), device)
+    """``num_envs`` gymnasium environments of ``env_id``, speaking tensors on ``device``.
+
+    Raises ``bench.envs.check.UnsupportedEnvironment`` for a vector environment
+    that does not reset on the next step (the collectors need it).
+    """
+    from bench.envs.check import check_autoreset
+
+    envs = make_gym_vector_env(env_id, num_envs)
+    try:
+        check_autoreset(env_id, envs)
+    except Exception:
+        envs.close()
+        raise
+    return GymBatch(envs, device)

@@ -84,6 +84,13 @@ def validate(config: RunConfig) -> RunConfig:
         envs.is_known(config.env),
         f"unknown environment {config.env!r}; valid choices: {', '.join(envs.names())} or any registered gymnasium id",
     )
+    if config.env not in envs.SPECS:  # a foreign id: checked once, before anything trains
+        from bench.envs.check import UnsupportedEnvironment, check_environment
+
+        try:
+            check_environment(config.env)
+        except UnsupportedEnvironment as error:
+            raise ConfigError(str(error)) from None
     for name, choices in (("baseline", BASELINES), ("std_mode", STD_MODES), ("device", DEVICES), ("backend", BACKENDS),
                           ("estimator", ESTIMATORS)):
         value = getattr(config, name)
