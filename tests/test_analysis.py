@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import json
 
 import numpy as np
@@ -214,3 +216,15 @@ def test_parameter_counts_come_from_the_runs_table(context):
     counts = analysis.analyse(context, doctor=[])["parameters"]
     # Every run of the fixture records 100 parameters; the default baseline is the critic.
     assert counts["mlp"] == {"actor": "100", "with_critic": "100"}
+
+
+def test_a_reference_agent_compares_every_other_agent_and_explicit_pairs_win():
+    config = copy.deepcopy(CONFIG)
+    config["experiments"] = {"memory": {"agents": ["mlp", "gru", "lstm", "window"], "envs": ["CartPole-v1"],
+                                        "reference_agent": "gru", "pairs": [["gru", "mlp"]]}}
+    scores = {"mlp": [1.0, 2.0, 3.0, 4.0], "gru": [5.0, 6.0, 7.0, 8.0], "lstm": [5.0, 6.0, 7.0, 9.0],
+              "window": [2.0, 3.0, 4.0, 5.0]}
+    pairs = analysis.ablation_pairs(make_context(config, scores), "memory")
+    # A new agent (window) is compared with gru without a pair of its own; (mlp, gru) is not
+    # repeated, the explicit (gru, mlp) is kept.
+    assert pairs == [("gru", "mlp"), ("lstm", "gru"), ("window", "gru")]

@@ -23,10 +23,11 @@ def test_default_profile_is_the_full_paper_with_at_least_ten_seeds(config):
     assert set(plan.experiments) == {"memory", "baseline", "entropy", "gaussian", "bandits"}
 
 
-def test_quick_profile_covers_every_experiment_with_three_seeds(config):
+def test_quick_profile_covers_every_experiment_of_the_paper_with_three_seeds(config):
     config["profile"] = "quick"
     plan = load_plan(config)
-    assert len(plan.seeds) == 3 and set(plan.experiments) == set(config["experiments"])
+    assert len(plan.seeds) == 3 and set(plan.experiments) == set(config["experiments"]) - {"tune"}
+    assert set(plan.experiments) == set(config["profiles"]["full"]["experiments"])
     assert plan.results == "results/quick"
     assert plan.steps_for("CartPole-v1") < 10_000
 
@@ -112,3 +113,33 @@ def test_profile_options_apply_to_every_run_of_the_profile():
     plan = load_plan({**config, "profile": "batched"})
     assert all(dict(run.options)["backend"] == "torch" for run in plan.runs)
     assert plan.seeds_per_job == 10 and len(plan.jobs) * 10 == len(plan.runs)
+
+
+def test_env_settings_reach_every_variant_on_that_environment_and_set_its_budget(config):
+    config["env_settings"] = {"CartPole-v1": {"lr": 0.001, "budget": 90_000}}
+    plan = load_plan(config)
+    on_cartpole = [r for r in plan.runs if r.env == "CartPole-v1"]
+    assert on_cartpole and all(dict(r.options)["lr"] == 0.001 for r in on_cartpole)
+    assert all("lr" not in dict(r.options) for r in plan.runs if r.env != "CartPole-v1")
+    assert plan.steps_for("CartPole-v1") == 90_000 and plan.steps_for("CartPole-P") == 300_000
+    # An experiment's own options come last: the entropy experiment still varies entropy_coef.
+    config["env_settings"] = {"DigitMatch-10": {"entropy_coef": 0.2}}
+    values = {dict(r.options).get("entropy_coef", 0.01) for r in load_plan(config).membership["entropy"]
+              if r.env == "DigitMatch-10"}
+    assert values == {0.0, 0.01, 0.05}
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"NoSuchEnv-v9": {"lr": 0.001}}, "env_settings names unknown environment 'NoSuchEnv-v9'"),
+    ({"CartPole-v1": {"budget": 0}}, "budget"),
+])
+def test_bad_env_settings_are_refused_in_one_line(config, settings, message):
+    config["env_settings"] = settings
+    with pytest.raises(ConfigError, match=message):
+        load_plan(config)
+
+
+def test_a_reference_agent_must_be_one_of_the_experiments_agents(config):
+    config["experiments"]["memory"]["reference_agent"] = "gru3"
+    with pytest.raises(ConfigError, match="reference_agent 'gru3' in experiments.memory is not one of its agents"):
+        load_plan(config)

@@ -195,8 +195,9 @@ def normalisable_envs(ctx: Context, experiment: str, exclude: tuple[str, ...] = 
 
 
 def ablation_pairs(ctx: Context, experiment: str) -> list[tuple[str, str]]:
-    """(x, y) label pairs to compare: from ``pairs`` in the config, and each variant vs the same
-    agent with the ``reference`` option values (everything else equal)."""
+    """(x, y) label pairs to compare: from ``pairs`` in the config, each variant vs the same
+    agent with the ``reference`` option values (everything else equal), and each agent vs
+    ``reference_agent`` with the same options. A pair given both ways is compared once."""
     spec = ctx.plan.experiments[experiment]
     labels = variant_order(ctx, experiment)
     pairs = [tuple(p) for p in spec.get("pairs", [])]
@@ -218,7 +219,20 @@ def ablation_pairs(ctx: Context, experiment: str) -> list[tuple[str, str]]:
             y = by_settings.get((x["agent"], json.dumps(target, sort_keys=True)))
             if y is not None:
                 pairs.append((x["label"], y))
-    return [p for p in pairs if p[0] in labels and p[1] in labels]
+    reference_agent = spec.get("reference_agent")
+    if reference_agent is not None:
+        # Every other agent against the reference agent with the same option values.
+        members = ctx.membership[ctx.membership["experiment"] == experiment].drop_duplicates("label")
+        by_options = {(row["agent"], row["options"]): row["label"] for _, row in members.iterrows()}
+        for _, x in members.iterrows():
+            y = by_options.get((reference_agent, x["options"]))
+            if x["agent"] != reference_agent and y is not None:
+                pairs.append((x["label"], y))
+    unique: list[tuple[str, str]] = []
+    for pair in pairs:  # the first of (x, y) and (y, x) is kept: an explicit pair wins
+        if pair not in unique and pair[::-1] not in unique:
+            unique.append(pair)
+    return [p for p in unique if p[0] in labels and p[1] in labels]
 
 
 def _default(name: str) -> Any:

@@ -265,7 +265,12 @@ def _check_reference(name: str, experiment: dict[str, Any]) -> None:
 
 
 def _check_pairs(name: str, experiment: dict[str, Any], runs: tuple[RunSpec, ...]) -> None:
-    """Every entry of ``pairs`` is a variant label of the experiment (what the analysis compares)."""
+    """Every entry of ``pairs`` is a variant label of the experiment (what the analysis compares),
+    and ``reference_agent`` one of its agents."""
+    reference = experiment.get("reference_agent")
+    if reference is not None and reference not in experiment["agents"]:
+        _fail(f"reference_agent {reference!r} in experiments.{name} is not one of its agents; "
+              f"valid choices: {', '.join(experiment['agents'])}")
     varied = list(experiment.get("options", {}))
     labels = list(dict.fromkeys(experiment_label(run, varied) for run in runs))
     for pair in experiment.get("pairs", []):
