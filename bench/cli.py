@@ -4,6 +4,11 @@ Bad input (unknown environment, agent or option, out-of-range value, an output
 folder that is a file, not writable, in use or already finished, a device that
 is not there) prints one line naming the value and the valid choices and exits
 with status 2, before anything is built or trained.
+
+A run that diverges, or whose training raises (an agent's bug; not running out of
+memory), prints ``error: run diverged: ...`` / ``error: run crashed: ...`` and exits
+1; with ``--record-failure`` (the pipeline's) it is recorded instead: ``run.json``
+with status ``failed`` and that one-line cause, and the command exits 0.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+import traceback
 from pathlib import Path
 from collections.abc import Sequence
 from typing import NoReturn
@@ -63,20 +69,49 @@ def _config_from(args: argparse.Namespace) -> RunConfig:
     return RunConfig(**values)
 
 
+class TrainingCrashed(Exception):
+    """A run whose training raised something other than a divergence (an agent's bug, a bad tensor shape)."""
+
+    def __init__(self, error: BaseException):
+        text = " ".join(str(error).split())  # one line, whatever the exception said
+        super().__init__(f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__)
+
+
+def _is_resource_failure(error: BaseException) -> bool:
+    """Out of memory (host or device) depends on the machine and its load, not on the run: not recorded, retried."""
+    return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
+
+
+def _crashed(error: Exception) -> TrainingCrashed:
+    """The crash as an outcome; its traceback goes to stderr (the job's log) for whoever debugs it."""
+    if _is_resource_failure(error):
+        raise error
+    traceback.print_exception(error, file=sys.stderr)
+    return TrainingCrashed(error)
+
+
 def _train_all(configs: list[RunConfig], progress: bool) -> list:
-    """Outcomes (result or divergence) in order: one seed batch on the torch backend, else one by one."""
+    """Outcomes (result, divergence or crash) in order: one seed batch on the torch backend, else one by one.
+
+    A seed batch trains its seeds together, so a crash is every seed's outcome.
+    """
     from bench.learn.train import TrainingDiverged, train
 
     if configs[0].backend == "torch":
         from bench.learn.seed_batch import train_seed_batch
 
-        return train_seed_batch(configs)
+        try:
+            return train_seed_batch(configs)
+        except Exception as error:
+            return [_crashed(error)] * len(configs)
     outcomes = []
     for config in configs:
         try:
             outcomes.append(train(config, progress=progress))
         except TrainingDiverged as error:
             outcomes.append(error)
+        except Exception as error:
+            outcomes.append(_crashed(error))
     return outcomes
 
 
@@ -127,26 +162,28 @@ def command_run(args: argparse.Namespace) -> int:
 def _train_and_write(configs: list[RunConfig], args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from bench.pipeline.runio import write_metrics, write_run_info
+    from bench.pipeline.runio import write_run
     from bench.learn.train import TrainingDiverged, run_identity
 
     command = " ".join(["python -m bench", *sys.argv[1:]])
     status = 0
     for run, outcome in zip(configs, _train_all(configs, progress=sys.stderr.isatty() and not args.quiet)):
         out = _out_folder(args.out, run.seed)
-        if isinstance(outcome, TrainingDiverged):
-            print(f"error: run diverged: {outcome}", file=sys.stderr)
+        if isinstance(outcome, (TrainingDiverged, TrainingCrashed)):
+            diverged = isinstance(outcome, TrainingDiverged)
+            error = f"run diverged: {outcome}" if diverged else f"run crashed: {outcome}"
+            print(f"error: {error}", file=sys.stderr)
             if not args.record_failure:
                 status = 1
                 continue
-            # A divergence is a deterministic result of this config and seed: record it
-            # (partial metrics, status "failed") so the report lists it and it is not retried.
-            write_metrics(out, outcome.metrics if outcome.metrics is not None else pd.DataFrame())
-            write_run_info(out, {**run_identity(run), "status": "failed", "error": f"run diverged: {outcome}",
-                                 "command": command})
+            # A divergence, or a crash of the training code, is a deterministic result of this
+            # config and seed: record it (partial metrics, status "failed") so the report lists it
+            # and it is not retried.
+            metrics = getattr(outcome, "metrics", None) if diverged else None
+            write_run(out, metrics if metrics is not None else pd.DataFrame(),
+                      {**run_identity(run), "status": "failed", "error": error, "command": command})
             continue
-        write_metrics(out, outcome.metrics)
-        write_run_info(out, {**outcome.info, "command": command})
+        write_run(out, outcome.metrics, {**outcome.info, "command": command})
         if outcome.info["env_steps"] != run.steps:
             # Training runs whole updates of complete episodes, so it stops at or past the budget.
             print(f"{run.agent} on {run.env} seed {run.seed}: asked for {run.steps} steps, trained "
@@ -219,7 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="replace a finished run already in --out (default: refuse, exit 2)")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary line")
     run.add_argument("--record-failure", action="store_true",
-                     help="on divergence, write run.json with status 'failed' (and partial metrics) and exit 0; "
+                     help="on divergence or a crash of training (an exception; not out of memory), write "
+                          "run.json with status 'failed' (and partial metrics) and exit 0; "
                           "the pipeline uses this so that the report lists the run")
     run.set_defaults(handler=command_run)
 

@@ -27,7 +27,7 @@ CASES = {
     "misspelled key": (lambda c: edit_config(c, lambda cfg: cfg.update(bootstrap_replicate=100)),
                        "unknown key 'bootstrap_replicate' in top level; valid keys: bootstrap_replicates"),
     "unknown agent": (lambda c: edit_config(c, lambda cfg: cfg["experiments"]["memory"]["agents"].append("gpt")),
-                      "unknown agent 'gpt'; valid choices: gru, gru_cell"),
+                      "unknown agent 'gpt'; valid choices: gru, gru2, gru_cell"),
     "unknown environment": (lambda c: edit_config(c, lambda cfg: cfg["experiments"]["bandits"]["envs"].append("NoSuchEnv-v0")),
                             "unknown environment 'NoSuchEnv-v0'; valid choices: CartPole-v1"),
     "agent file fails to import": (broken_agent_file, "agent file agents/broken.py failed to import: RuntimeError: half-written agent"),
@@ -95,5 +95,5 @@ def test_unknown_profile_on_the_command_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", "profile=paper"], cwd=copy,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
-    assert "error: config: unknown profile 'paper'; valid choices: full, quick, batched, gpu, smoke" in proc.stdout + proc.stderr
+    assert "error: config: unknown profile 'paper'; valid choices: full, quick, batched, gpu, tune, smoke" in proc.stdout + proc.stderr
     assert not (copy / "results").exists()

@@ -64,7 +64,7 @@ def test_a_failed_run_keeps_the_finished_result(tmp_path):
     out = tmp_path / "run"
     assert bench("run", "--env", "DigitMatch-10", "--steps", "300", "--out", str(out)).returncode == 0
     before = (out / "run.json").read_bytes(), (out / "metrics.parquet").read_bytes()
-    proc = bench("run", "--env", "GaussianTarget", "--steps", "20000", "--lr", "1e12", "--max-grad-norm", "0",
-                 "--force", "--out", str(out))  # --force: past the finished-run check, to the divergence
+    proc = bench("run", "--env", "GaussianTarget", "--steps", "20000", "--lr", "1e30", "--value-lr", "1e30",
+                 "--max-grad-norm", "0", "--force", "--out", str(out))  # --force: past the finished-run check, to the divergence
     assert proc.returncode == 1 and "diverged" in proc.stderr and "update" in proc.stderr
     assert ((out / "run.json").read_bytes(), (out / "metrics.parquet").read_bytes()) == before

@@ -1,7 +1,8 @@
-"""Faults: a SIGKILL in the middle of training, a diverging run, and end-to-end determinism.
+"""Faults: a SIGKILL in the middle of training, a diverging run, end-to-end determinism,
+and a deleted run folder that the next invocation retrains.
 
 Each test works on its own copy of the repository with the one-minute ``smoke``
-profile (marker ``e2e``).
+profile; those that train are marked ``e2e``, the dry runs (``snakemake -n``) are not.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import yaml
 
 from tests.conftest import copy_repository
 
-pytestmark = pytest.mark.e2e
 PROFILE = "smoke"
 RESULT_TABLES = ("runs", "curves", "membership")
 
@@ -44,6 +44,7 @@ def reference(tmp_path_factory) -> dict[str, bytes]:
     return tables(copy)
 
 
+@pytest.mark.e2e
 def test_same_profile_twice_gives_byte_identical_tables(reference, tmp_path):
     copy = copy_repository(tmp_path / "repo")
     proc = snakemake(copy, "--cores", "2")
@@ -51,6 +52,7 @@ def test_same_profile_twice_gives_byte_identical_tables(reference, tmp_path):
     assert tables(copy) == reference
 
 
+@pytest.mark.e2e
 def test_sigkill_mid_training_then_resume_finishes_only_missing_runs(reference, tmp_path):
     copy = copy_repository(tmp_path / "repo")
     runs_dir = copy / "results" / PROFILE / "runs"
@@ -87,6 +89,7 @@ def test_sigkill_mid_training_then_resume_finishes_only_missing_runs(reference, 
     assert tables(copy) == reference
 
 
+@pytest.mark.e2e
 def test_a_diverging_run_is_reported_as_failed_and_the_others_finish(tmp_path):
     copy = copy_repository(tmp_path / "repo")
     config_path = copy / "config" / "config.yaml"
@@ -103,3 +106,73 @@ def test_a_diverging_run_is_reported_as_failed_and_the_others_finish(tmp_path):
     assert any("error: run diverged: update" in path.read_text() for path in logs)  # the partial log is kept
     html = (copy / "results" / PROFILE / "report" / "index.html").read_text()
     assert "Missing or failed runs" in html and "run diverged" in html
+
+
+def fake_results(copy: Path) -> list[Path]:
+    """Every output of the smoke profile as an empty file, each newer than what it is made from
+    (what a finished pipeline leaves); returns the run folders (one per seed)."""
+    sys.path.insert(0, str(copy))
+    try:
+        from bench.pipeline.plan import load_plan
+
+        config = {**yaml.safe_load((copy / "config" / "config.yaml").read_text()), "profile": PROFILE}
+        plan = load_plan(config, check_registries=False)
+    finally:
+        sys.path.remove(str(copy))
+    results = copy / plan.results
+    start = time.time() + 10  # after every file of the copy (a fresh clone is as new as this test)
+
+    def touch(paths, age: int) -> None:
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+            os.utime(path, (start + age, start + age))
+
+    touch([results / "doctor" / f"{agent}.csv" for agent in plan.agents], 0)
+    folders = [copy / plan.directory(run) for run in plan.runs]
+    touch([folder / name for folder in folders for name in ("metrics.parquet", "run.json")], 10)
+    for job in plan.jobs:
+        if job.block:
+            os.utime(copy / job.directory(plan.results), (start + 20, start + 20))
+    touch([results / "tables" / f"{name}.parquet" for name in (*RESULT_TABLES, "costs", "curve_times")], 30)
+    touch([results / "analysis" / name for name in ("analysis.json", "curve_summary.parquet", "profiles.parquet")], 40)
+    (results / "figures").mkdir()
+    os.utime(results / "figures", (start + 50, start + 50))
+    touch([results / "report" / "index.html"], 60)
+    return folders
+
+
+def planned_jobs(copy: Path) -> dict[str, int]:
+    """Rule name -> number of jobs ``snakemake -n`` plans."""
+    proc = snakemake(copy, "-n", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    if "Nothing to be done" in output:
+        return {}
+    table = output[output.index("Job stats:"):].splitlines()[3:]
+    counts = {}
+    for line in table:
+        parts = line.split()
+        if len(parts) != 2 or parts[0] == "total":
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.mark.parametrize("seeds_per_job", [1, 2])
+def test_a_deleted_run_folder_is_retrained_though_the_report_exists(tmp_path, seeds_per_job):
+    import shutil
+
+    copy = copy_repository(tmp_path / "repo")
+    if seeds_per_job > 1:
+        config_path = copy / "config" / "config.yaml"
+        config = yaml.safe_load(config_path.read_text())
+        config["profiles"][PROFILE]["seeds_per_job"] = seeds_per_job
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    folders = fake_results(copy)
+    assert planned_jobs(copy) == {}  # a finished pipeline: nothing to do
+    # The README's advice to retry a run: delete its folder (a seed block's folder when runs train in blocks).
+    deleted = folders[1] if seeds_per_job == 1 else folders[1].parent
+    shutil.rmtree(deleted)
+    train = "train" if seeds_per_job == 1 else "train_seeds"
+    assert planned_jobs(copy) == {train: 1, "aggregate": 1, "analyse": 1, "figures": 1, "report": 1, "all": 1}

@@ -143,3 +143,21 @@ def test_a_reference_agent_must_be_one_of_the_experiments_agents(config):
     config["experiments"]["memory"]["reference_agent"] = "gru3"
     with pytest.raises(ConfigError, match="reference_agent 'gru3' in experiments.memory is not one of its agents"):
         load_plan(config)
+
+
+def test_a_subset_keeps_only_the_runs_asked_for_and_names_itself(config):
+    config.update(only_envs="CartPole-P", only_agents="gru,mlp")
+    plan = load_plan(config)
+    assert {r.env for r in plan.runs} == {"CartPole-P"} and {r.agent for r in plan.runs} == {"gru", "mlp"}
+    assert set(plan.experiments) == {"memory", "baseline"}  # the others have no CartPole-P
+    assert plan.subset == "envs=CartPole-P+agents=gru,mlp"
+    # The runs are the whole profile's runs (same folders): a subset retrains nothing.
+    whole = load_plan({k: v for k, v in config.items() if not k.startswith("only_")})
+    assert set(plan.runs) <= set(whole.runs) and whole.subset == ""
+
+
+@pytest.mark.parametrize("key, value", [("only_envs", "Pendulum-v1"), ("only_experiments", "memry")])
+def test_a_subset_that_names_nothing_of_the_profile_is_refused(config, key, value):
+    config[key] = value
+    with pytest.raises(ConfigError, match=f"only_{key.removeprefix('only_')}: {value!r} is not in"):
+        load_plan(config)

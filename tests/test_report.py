@@ -45,7 +45,7 @@ def minimal_context(label: str) -> dict:
     }
     return {
         "title": "t", "analysis": analysis, "figures": {},
-        "plan": {"profile": "quick", "seeds": 3, "budget_scale": 0.1, "replicates": 100, "bootstrap_seed": 0, "solve_fraction": 0.9, "runs": 1},
+        "plan": {"profile": "quick", "seeds": 3, "budget_scale": 0.1, "replicates": 100, "bootstrap_seed": 0, "solve_fraction": 0.9, "runs": 1, "subset": ""},
         "environments": [], "agents": [{"agent": label, "description": label, "memory": "no", "actor_parameters": 1, "with_critic": 2}],
         "hyperparameters": [], "environment_settings": [{"env": label, "steps": 1, "settings": "defaults"}], "provenance": {"git_commit": "abc", "run_commits": [], "config_hash": "h", "packages": {},
                                               "python": "3", "command": "c", "date": "d", "hardware": [], "platform": "p",
@@ -123,3 +123,125 @@ def test_a_changed_config_is_written_out_and_passed_with_configfile(tmp_path):
 def test_the_title_names_only_the_experiments_that_ran():
     analysis = minimal_context("mlp")["analysis"]
     assert report.title(analysis) == "Which policy-gradient design choices matter? REINFORCE experiments: Memory"
+
+
+# Writing the report: UTF-8 whatever the locale, nothing left behind on failure.
+
+WRITE_UNDER_C_LOCALE = """
+import json
+import sys
+from pathlib import Path
+from bench.paper.report import render, write_atomic
+from tests.test_report import minimal_context
+label = json.loads(sys.argv[2])  # passed as ASCII JSON: under this locale argv is ASCII too
+context = minimal_context(label)
+context["title"] = label
+write_atomic(Path(sys.argv[1]), render(context))
+"""
+
+
+@pytest.mark.parametrize("label", ["Mémoire — GRU (π ≈ 3.14)", "記憶 ✓ ü"])
+def test_the_report_is_utf8_under_a_c_locale(tmp_path, label):
+    import os
+    import subprocess
+    import sys
+
+    # An ASCII locale with Python's UTF-8 mode and locale coercion off: open() defaults to ASCII.
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONIOENCODING": "utf-8"}
+    out = tmp_path / "report" / "index.html"
+    proc = subprocess.run([sys.executable, "-c", WRITE_UNDER_C_LOCALE, str(out), json.dumps(label)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, encoding="utf-8", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    html = out.read_bytes().decode("utf-8")
+    assert f"<h1>{label}</h1>" in html and f"<title>{label}</title>" in html
+    assert [p.name for p in out.parent.iterdir()] == ["index.html"]
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name != "index.html")
+
+
+def test_a_failed_rename_leaves_no_temporary_file_and_the_old_report(tmp_path, monkeypatch):
+    out = tmp_path / "index.html"
+    out.write_text("old report")
+
+    def refuse(source, target):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report.os, "replace", refuse)
+    with pytest.raises(OSError, match="No space left"):
+        report.write_atomic(out, "new report")
+    assert _leftovers(tmp_path) == [] and out.read_text() == "old report"
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path):
+    out = tmp_path / "index.html"
+    with pytest.raises(TypeError):
+        report.write_atomic(out, b"bytes, not text")  # the stream refuses it half-way
+    assert _leftovers(tmp_path) == [] and not out.exists()
+
+
+# What the report was built from: an incomplete set of runs says so; the runs table by digest.
+
+@pytest.mark.parametrize("finished, planned, expected", [
+    (5, 6, "T (incomplete: 5 of 6 runs finished)"),
+    (0, 2, "T (incomplete: 0 of 2 runs finished)"),
+    (6, 6, "T"),
+])
+def test_the_title_says_when_not_every_planned_run_finished(finished, planned, expected):
+    assert report.incomplete_title("T", {"planned": planned, "finished": finished}) == expected
+
+
+def _report_inputs(tmp_path: Path, statuses: list[str]) -> list[str]:
+    """The files ``report.main`` reads, for a smoke-profile plan whose runs have ``statuses``."""
+    import pandas as pd
+
+    from bench.pipeline.plan import load_plan
+
+    config = {**_base_config(), "profile": "smoke"}
+    plan = load_plan(config, check_registries=False)
+    analysis = minimal_context("mlp")["analysis"]
+    analysis["counts"] = {"planned": len(statuses), "finished": statuses.count("finished")}
+    (tmp_path / "analysis").mkdir()
+    (tmp_path / "analysis" / "analysis.json").write_text(json.dumps(analysis))
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "figures").mkdir()
+    keys = [{"env": run.env, "agent": run.agent, "variant": run.variant, "seed": run.seed} for run in plan.runs]
+    pd.DataFrame([{**key, "status": status} for key, status in zip(keys, statuses)]).to_parquet(
+        tmp_path / "tables" / "runs.parquet", index=False)
+    pd.DataFrame([{**key, "device": "cpu", "cpu_model": "x", "gpu_model": None, "git_commit": "abc"} for key in keys]
+                 ).to_parquet(tmp_path / "tables" / "costs.parquet", index=False)
+    return ["--config-json", json.dumps(config), "--analysis", str(tmp_path / "analysis"),
+            "--tables", str(tmp_path / "tables"), "--figures", str(tmp_path / "figures"),
+            "--out", str(tmp_path / "report" / "index.html")]
+
+
+@pytest.mark.parametrize("statuses, incomplete", [
+    (["finished"] * 5 + ["failed"], "incomplete: 5 of 6 runs finished"),
+    (["finished"] * 4 + ["missing", "failed"], "incomplete: 4 of 6 runs finished"),
+    (["finished"] * 6, None),
+])
+def test_the_built_report_states_incompleteness_and_names_its_runs_table(tmp_path, monkeypatch, statuses, incomplete):
+    import hashlib
+
+    arguments = _report_inputs(tmp_path, statuses)
+    seen = {}
+    monkeypatch.setattr(report, "render", lambda context: seen.setdefault("context", context) and "<html></html>")
+    assert report.main(arguments) == 0
+    context = seen["context"]
+    digest = hashlib.sha256((tmp_path / "tables" / "runs.parquet").read_bytes()).hexdigest()[:16]
+    assert context["provenance"]["runs_table"] == digest
+    if incomplete:
+        assert context["title"].endswith(f"({incomplete})")
+    else:
+        assert "incomplete" not in context["title"]
+    assert (tmp_path / "report" / "index.html").read_text() == "<html></html>"
+
+
+def test_a_subset_report_says_it_is_partial():
+    context = minimal_context("mlp")
+    assert 'id="partial"' not in render(context)
+    context["plan"]["subset"] = "envs=CartPole-P"
+    html = render(context)
+    assert 'id="partial"' in html and "envs=CartPole-P" in html

@@ -59,7 +59,7 @@ def test_metrics_have_one_row_per_update_and_a_final_evaluation():
 
 def test_divergence_fails_loudly_with_update_and_term():
     # An absurd learning rate drives a continuous policy to NaN quickly.
-    config = RunConfig(env="GaussianTarget", agent="mlp", steps=20_000, lr=1e12, max_grad_norm=0, seed=0)
+    config = RunConfig(env="GaussianTarget", agent="mlp", steps=20_000, lr=1e30, value_lr=1e30, max_grad_norm=0, seed=0)
     with pytest.raises(TrainingDiverged, match=r"update \d+: \w+ is (nan|inf|-inf)"):
         train(config)
 

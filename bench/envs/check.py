@@ -52,7 +52,6 @@ def check_environment(env_id: str) -> None:
     Raises:
         UnsupportedEnvironment: one line naming the environment and what is wrong.
     """
-    from bench.envs.vector import make_gym_vector_env
     from gymnasium.utils.env_checker import check_env
 
     try:
@@ -72,7 +71,7 @@ def check_environment(env_id: str) -> None:
                                      f"{str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
     finally:
         env.close()
-    vector_env = make_gym_vector_env(env_id, 1)
+    vector_env = gym.make_vec(env_id, num_envs=1)
     try:
         check_autoreset(env_id, vector_env)
     finally:

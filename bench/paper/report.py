@@ -164,12 +164,12 @@ def inline_figures(directory: Path) -> dict[str, str]:
 
 def render(context: dict[str, Any], templates: Path = TEMPLATES) -> str:
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)), autoescape=True, undefined=jinja2.StrictUndefined,
+        loader=jinja2.FileSystemLoader(str(templates), encoding="utf-8"), autoescape=True, undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True,
     )
     environment.filters["num"] = _number
     template = environment.get_template("paper.html.j2")
-    return template.render(**context, style=(templates / "style.css").read_text())
+    return template.render(**context, style=(templates / "style.css").read_text(encoding="utf-8"))
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -192,7 +192,7 @@ def build_context(config: dict[str, Any], analysis: dict[str, Any], runs: pd.Dat
         "title": title(analysis),
         "plan": {"profile": plan.profile, "seeds": len(plan.seeds), "budget_scale": plan.budget_scale,
                  "replicates": plan.bootstrap_replicates, "bootstrap_seed": plan.bootstrap_seed,
-                 "solve_fraction": plan.solve_fraction, "runs": len(plan.runs)},
+                 "solve_fraction": plan.solve_fraction, "runs": len(plan.runs), "subset": plan.subset},
         "analysis": analysis,
         "environments": environment_table(plan, analysis.get("floors")),
         "agents": agent_table(plan, analysis.get("parameters")),
@@ -204,12 +204,30 @@ def build_context(config: dict[str, Any], analysis: dict[str, Any], runs: pd.Dat
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` as UTF-8 (whatever the locale) to a temporary file beside ``path`` and rename it
+    into place; on any failure the temporary file is removed and the error raised."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".report.", suffix=".tmp")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.chmod(temp, 0o644)  # mkstemp creates 0600; a report is meant to be read
-    os.replace(temp, path)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temp, 0o644)  # mkstemp creates 0600; a report is meant to be read
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
+
+
+def table_digest(path: Path) -> str:
+    """The first 16 hex digits of the SHA-256 of a table file's bytes: which table a report was built from."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def incomplete_title(title: str, counts: dict[str, int]) -> str:
+    """The title, saying so when not every planned run finished."""
+    if counts["finished"] >= counts["planned"]:
+        return title
+    return f"{title} (incomplete: {counts['finished']} of {counts['planned']} runs finished)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,12 +239,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     config = json.loads(args.config_json)
-    analysis = json.loads((Path(args.analysis) / "analysis.json").read_text())
+    analysis = json.loads((Path(args.analysis) / "analysis.json").read_text(encoding="utf-8"))
     tables = Path(args.tables)
     runs = pd.read_parquet(tables / "runs.parquet").merge(pd.read_parquet(tables / "costs.parquet"),
                                                          on=["env", "agent", "variant", "seed"], how="left")
     out = Path(args.out)
     context = build_context(config, analysis, runs, inline_figures(Path(args.figures)), out)
+    context["title"] = incomplete_title(context["title"], analysis["counts"])
+    context["provenance"]["runs_table"] = table_digest(tables / "runs.parquet")
     if context["provenance"]["resolved"] is not None:
         write_atomic(Path(context["provenance"]["path"]), context["provenance"]["resolved"])
     write_atomic(out, render(context))

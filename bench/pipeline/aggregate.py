@@ -15,24 +15,99 @@ wherever and however the runs were executed.
 
 A run without a ``run.json`` is listed with status ``missing`` (or ``failed``
 when its log says why), never silently dropped.
+
+Nothing in a run folder is trusted blindly: every ``run.json`` must be readable
+and record the configuration the plan resolves for that run (environment, agent,
+seed, steps = the plan's budget, every option), and a finished run's metrics
+file must be readable and match the SHA-256 its ``run.json`` recorded. A run
+that does not is not tabled: the command exits 1 with one line naming its folder
+and what differs (``RunMismatch``). Deleting the folder retrains the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bench import envs
+from bench.learn.config import RunConfig
 from bench.pipeline.plan import Plan, RunSpec, load_plan, plan_table
-from bench.pipeline.runio import METRICS_FILE, RUN_FILE
+from bench.pipeline.runio import DIGEST_KEY, METRICS_FILE, RUN_FILE, file_sha256
 
 KEY = ["env", "agent", "variant", "seed"]
 CURVE_COLUMNS = ["update", "env_steps", "return_mean", "success_rate", "entropy", "episodes"]
+
+
+class RunMismatch(ValueError):
+    """A run folder whose files are not the run the plan asks for; the message is one line naming it."""
+
+
+def planned_config(plan: Plan, run: RunSpec) -> dict[str, Any]:
+    """The resolved ``RunConfig`` of ``run`` (as ``run.json`` records it): what ``python -m bench run``
+    trains with the arguments of ``Plan.arguments``."""
+    config = RunConfig(env=run.env, agent=run.agent, seed=run.seed, steps=plan.steps_for(run.env), **dict(run.options))
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, (bool, type(None))) else str(value)
+
+
+def _same(recorded: Any, planned: Any) -> bool:
+    """Equal, without letting ``True`` stand for ``1`` (0 and 0.0 are the same number)."""
+    return recorded == planned and isinstance(recorded, bool) == isinstance(planned, bool)
+
+
+def check_run(plan: Plan, run: RunSpec, directory: Path) -> dict[str, Any]:
+    """The run info of ``directory``, checked against the plan; ``RunMismatch`` on the first difference.
+
+    Every run: ``run.json`` readable, its ``config`` the plan's resolved config for ``run``, its
+    ``seed`` the run's. A finished run also: ``metrics.parquet`` readable, and its SHA-256 the
+    ``metrics_sha256`` recorded in ``run.json``. A failed run is listed as it is (its metrics may be
+    partial or empty).
+    """
+    def mismatch(what: str) -> RunMismatch:
+        return RunMismatch(f"{directory}: {what}")
+
+    try:
+        info = json.loads((directory / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise mismatch(f"{RUN_FILE} is not readable JSON ({' '.join(str(error).split())})") from None
+    if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
+        raise mismatch(f"{RUN_FILE} records no config (an object under \"config\")")
+    recorded, planned = info["config"], planned_config(plan, run)
+    for name in planned:
+        if name not in recorded:
+            raise mismatch(f"{RUN_FILE} has no {name}, the plan says {_shown(planned[name])}")
+        if not _same(recorded[name], planned[name]):
+            raise mismatch(f"{RUN_FILE} says {name}={_shown(recorded[name])}, the plan says {_shown(planned[name])}")
+    extra = sorted(set(recorded) - set(planned))
+    if extra:
+        raise mismatch(f"{RUN_FILE} has {extra[0]}={_shown(recorded[extra[0]])}, which is not a setting of this code")
+    if not _same(info.get("seed"), run.seed):
+        raise mismatch(f"{RUN_FILE} says seed={_shown(info.get('seed'))}, the plan says {run.seed}")
+    if info.get("status") != "finished":
+        return info
+    metrics = directory / METRICS_FILE
+    if DIGEST_KEY not in info:
+        raise mismatch(f"{RUN_FILE} records no {DIGEST_KEY} (written before digests?); "
+                       f"its {METRICS_FILE} cannot be verified")
+    try:
+        digest = file_sha256(metrics)
+        pd.read_parquet(metrics)
+    except Exception as error:  # a missing, truncated or foreign file: pyarrow raises several kinds
+        raise mismatch(f"{METRICS_FILE} is not readable ({type(error).__name__}: {' '.join(str(error).split())})"[:400]) from None
+    if digest != info[DIGEST_KEY]:
+        raise mismatch(f"{METRICS_FILE} has sha256 {digest[:16]}..., {RUN_FILE} says {str(info[DIGEST_KEY])[:16]}... "
+                       "(the metrics file was replaced or changed after the run)")
+    return info
 
 
 def benchmark_path(plan: Plan, run: RunSpec) -> Path:
@@ -92,10 +167,16 @@ def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], 
     cost: dict[str, Any] = {**key, "run_dir": str(directory), "job": job.name, "runs_in_job": len(job.seeds),
                             **_run_share(_benchmark(benchmark_path(plan, run)), len(job.seeds))}
     if not (directory / RUN_FILE).exists():
+        block = Path(job.directory(plan.results))
+        if job.block and block.is_dir():
+            # A seed block is trained, and retrained, as a whole: one of its runs missing from a
+            # finished block was deleted by hand, and Snakemake would not notice.
+            raise RunMismatch(f"{directory}: {RUN_FILE} is missing but its seed block {block} is there; "
+                              "delete the block's folder to retrain it")
         reason = _failure_reason(log_path(plan, run))
         result.update(status="failed" if reason else "missing", reason=reason)
         return result, cost, None
-    info = json.loads((directory / RUN_FILE).read_text())
+    info = check_run(plan, run, directory)
     cost.update(device=info.get("device"), cpu_model=info.get("cpu_model"), gpu_model=info.get("gpu_model"),
                 git_commit=info.get("git_commit"), slurm_job_id=info.get("slurm_job_id"),
                 versions=json.dumps(info.get("versions", {}), sort_keys=True))
@@ -144,9 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output directory for the tables")
     args = parser.parse_args(argv)
     plan = load_plan(json.loads(args.config_json))
+    try:
+        tables = aggregate(plan)
+    except RunMismatch as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name, table in aggregate(plan).items():
+    for name, table in tables.items():
         table.to_parquet(out / f"{name}.parquet", index=False)
     return 0
 

@@ -97,6 +97,9 @@ class Plan:
     seeds_per_job: int = 1
     #: environment -> its training budget at budget scale 1 (``env_settings.<env>.budget``)
     budgets: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: a path-safe name of the subset asked for with ``only_experiments/only_envs/only_agents``
+    #: ("" for the whole profile); a subset's tables and report live in ``subsets/<subset>/``
+    subset: str = ""
 
     @property
     def runs(self) -> list[RunSpec]:
@@ -280,6 +283,54 @@ def _check_pairs(name: str, experiment: dict[str, Any], runs: tuple[RunSpec, ...
                       f"valid choices: {', '.join(labels)}")
 
 
+SUBSET_KEYS = ("only_experiments", "only_envs", "only_agents")
+
+
+def _subset(config: dict[str, Any]) -> dict[str, list[str]]:
+    """``only_experiments`` / ``only_envs`` / ``only_agents`` (comma-separated names) -> lists, keyed
+    ``experiments`` / ``envs`` / ``agents``; absent or empty keys are left out."""
+    subset = {}
+    for key in SUBSET_KEYS:
+        names = [name.strip() for name in str(config.get(key) or "").split(",") if name.strip()]
+        for name in names:
+            if not SAFE_NAME.fullmatch(name):
+                _fail(f"{key}: {name!r} must match {SAFE_NAME.pattern}")
+        if names:
+            subset[key.removeprefix("only_")] = names
+    return subset
+
+
+def _restrict(experiments: dict[str, Any], selected: list[str], subset: dict[str, list[str]]
+              ) -> tuple[dict[str, Any], list[str]]:
+    """The profile's experiments cut to a subset; a name that selects nothing is an error (one line)."""
+    if not subset:
+        return experiments, selected
+    for key, field in (("experiments", None), ("envs", "envs"), ("agents", "agents")):
+        known = list(selected) if field is None else list(dict.fromkeys(
+            item for name in selected for item in experiments[name][field]))
+        for name in subset.get(key, []):
+            if name not in known:
+                _fail(f"only_{key}: {name!r} is not in profile's experiments; valid choices: {', '.join(known)}")
+    restricted, kept = {}, []
+    for name in selected:
+        if "experiments" in subset and name not in subset["experiments"]:
+            continue
+        experiment = dict(experiments[name])
+        for field in ("envs", "agents"):
+            if field in subset:
+                experiment[field] = [item for item in experiment[field] if item in subset[field]]
+        if not experiment["envs"] or not experiment["agents"]:
+            continue
+        if experiment.get("reference_agent") not in (None, *experiment["agents"]):
+            experiment.pop("reference_agent")
+        experiment["pairs"] = [p for p in experiment.get("pairs", []) if all(
+            label.split(" [")[0] in experiment["agents"] for label in p)]
+        restricted[name], kept = experiment, kept + [name]
+    if not kept:
+        _fail(f"the subset {subset} selects no run of the profile")
+    return {**experiments, **restricted}, kept
+
+
 def _option_grid(options: dict[str, list[Any]]) -> list[dict[str, Any]]:
     grid: list[dict[str, Any]] = [{}]
     for name, values in options.items():
@@ -336,6 +387,8 @@ def load_plan(config: dict[str, Any], check_registries: bool = True) -> Plan:
     for name in selected:
         if name not in experiments:
             _fail(f"profile {config['profile']!r} names unknown experiment {name!r}; valid choices: {', '.join(experiments)}")
+    subset = _subset(config)
+    experiments, selected = _restrict(experiments, selected, subset)
     defaults = config.get("defaults", {})
     profile_options = profile.get("options", {})
     for env in config.get("env_settings", {}):
@@ -374,6 +427,7 @@ def load_plan(config: dict[str, Any], check_registries: bool = True) -> Plan:
         membership=membership,
         seeds_per_job=int(profile.get("seeds_per_job", 1)),
         budgets={env: int(s["budget"]) for env, s in config.get("env_settings", {}).items() if "budget" in s},
+        subset="+".join(f"{key}={','.join(names)}" for key, names in subset.items()),
     )
 
 

@@ -3,7 +3,9 @@
 Each file is written to a temporary name in the same directory and moved into
 place with ``os.replace`` (atomic on POSIX). ``run.json`` is written last, so a
 directory with a ``run.json`` holds a finished run; a crash leaves any earlier
-finished result untouched.
+finished result untouched. ``run.json`` records the SHA-256 of the metrics file
+it was written with (``metrics_sha256``), so a metrics file that was replaced or
+damaged afterwards no longer matches its run (``bench.pipeline.aggregate`` checks).
 
 Before training, the output folders are checked (a folder, writable, not holding
 a finished run unless forced) and locked (``flock`` on a file inside each), so
@@ -13,6 +15,7 @@ two runs writing one folder cannot interleave their files.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -25,6 +28,8 @@ import pandas as pd
 
 METRICS_FILE = "metrics.parquet"
 RUN_FILE = "run.json"
+#: The key of run.json holding the SHA-256 (hex) of metrics.parquet's bytes.
+DIGEST_KEY = "metrics_sha256"
 #: Held (flock) by the run writing the folder; removed when it is done.
 LOCK_FILE = ".bench-run.lock"
 
@@ -52,11 +57,26 @@ def write_metrics(directory: Path, metrics: pd.DataFrame) -> None:
 
 def write_run_info(directory: Path, info: dict[str, Any]) -> None:
     def write(name: str) -> None:
-        with open(name, "w") as handle:
+        with open(name, "w", encoding="utf-8") as handle:
             json.dump(info, handle, indent=2, sort_keys=True, allow_nan=True)
             handle.write("\n")
 
     _atomic_write(directory / RUN_FILE, write)
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_run(directory: Path, metrics: pd.DataFrame, info: dict[str, Any]) -> None:
+    """A run's files: metrics first, then ``run.json`` (with the metrics file's digest) last."""
+    write_metrics(directory, metrics)
+    write_run_info(directory, {**info, DIGEST_KEY: file_sha256(directory / METRICS_FILE)})
 
 
 def read_run(directory: Path) -> tuple[pd.DataFrame, dict[str, Any]]:

@@ -5,13 +5,13 @@ rule aggregate:
     input:
         run_infos,
     output:
-        runs=results("tables/runs.parquet"),
-        curves=results("tables/curves.parquet"),
-        membership=results("tables/membership.parquet"),
-        costs=results("tables/costs.parquet"),
-        curve_times=results("tables/curve_times.parquet"),
+        runs=paper("tables/runs.parquet"),
+        curves=paper("tables/curves.parquet"),
+        membership=paper("tables/membership.parquet"),
+        costs=paper("tables/costs.parquet"),
+        curve_times=paper("tables/curve_times.parquet"),
     log:
-        results("logs/aggregate.log"),
+        paper("logs/aggregate.log"),
     conda:
         CONDA_ENV
     params:
@@ -26,11 +26,11 @@ rule analyse:
         tables=rules.aggregate.output,
         doctor=doctor_tables,
     output:
-        analysis=results("analysis/analysis.json"),
-        curves=results("analysis/curve_summary.parquet"),
-        profiles=results("analysis/profiles.parquet"),
+        analysis=paper("analysis/analysis.json"),
+        curves=paper("analysis/curve_summary.parquet"),
+        profiles=paper("analysis/profiles.parquet"),
     log:
-        results("logs/analyse.log"),
+        paper("logs/analyse.log"),
     conda:
         CONDA_ENV
     params:
@@ -46,9 +46,9 @@ rule figures:
     input:
         rules.analyse.output,
     output:
-        directory(results("figures")),
+        directory(paper("figures")),
     log:
-        results("logs/figures.log"),
+        paper("logs/figures.log"),
     conda:
         CONDA_ENV
     params:

@@ -35,7 +35,15 @@ def results(path):
     return os.path.join(PLAN.results, path)
 
 
-REPORT = results("report/index.html")
+def paper(path):
+    """A path of the tables, analysis, figures and report: the profile's, or a subset's own
+    folder (`--config only_envs=...`: the runs are the profile's, the paper is partial)."""
+    if PLAN.subset:
+        return os.path.join(PLAN.results, "subsets", PLAN.subset, path)
+    return results(path)
+
+
+REPORT_FILE = paper("report/index.html")
 
 
 wildcard_constraints:
@@ -52,6 +60,14 @@ def run_infos(wildcards):
     if PLAN.seeds_per_job == 1:
         return [os.path.join(PLAN.directory(run), "run.json") for run in PLAN.runs]
     return [job.directory(PLAN.results) for job in PLAN.jobs]
+
+
+#: What `rule all` asks for: the report, and every run's files. Snakemake does not rerun a
+#: job for a missing intermediate file when everything after it is up to date, so without
+#: the runs here a run folder deleted after the report was written would not be retrained
+#: (README: "delete its folder ... to retry it"). With them, the next invocation retrains
+#: it, then aggregates, analyses and reports again.
+REPORT = [REPORT_FILE, *run_infos(None)]
 
 
 def doctor_tables(wildcards):

@@ -9,9 +9,9 @@ rule report:
         figures=rules.figures.output,
         templates=report_templates,
     output:
-        REPORT,
+        REPORT_FILE,
     log:
-        results("logs/report.log"),
+        paper("logs/report.log"),
     conda:
         CONDA_ENV
     params:
