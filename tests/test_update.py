@@ -84,7 +84,8 @@ def test_the_critic_is_fitted_only_by_its_own_loss_and_the_actor_only_by_the_pol
     scale = (torch.tensor([0.0]), torch.tensor([1.0]))
     active = torch.ones(1, dtype=torch.bool)
     actor, _ = learner.policy_gradients(_rollout(), None, scale, active)
-    critic, loss = learner.value_gradients(_rollout(), scale, active)
+    targets, _ = learner.critic_targets(_rollout(), scale)
+    critic, loss = learner.value_gradients(_rollout(), targets, scale, active)
     assert actor and all(not name.startswith("critic.") for name in actor)
     assert critic and all(name.startswith("critic.") for name in critic)
     assert all(float(g.abs().sum()) > 0 for g in critic.values()) and float(loss[0]) > 0
@@ -139,10 +140,10 @@ class _ConstantTargets:
     def __init__(self, params):
         self.params = params
 
-    def target_moments(self, rollout, scale):
-        return torch.tensor([5.0]), torch.tensor([0.0])
+    def critic_targets(self, rollout, scale):
+        return None, (torch.tensor([5.0]), torch.tensor([0.0]))
 
-    def value_gradients(self, rollout, scale, active):
+    def value_gradients(self, rollout, targets, scale, active):
         return {n: torch.zeros_like(v) for n, v in self.params.items() if n.startswith("critic.")}, torch.tensor([0.0])
 
 
@@ -164,11 +165,11 @@ def test_a_critic_that_diverges_stops_its_run_with_the_term_named():
     rule = LearningRule(config, params, torch.device("cpu"))
 
     class Diverging(_ConstantTargets):
-        def target_moments(self, rollout, scale):
-            return torch.tensor([0.0]), torch.tensor([2.0])
+        def critic_targets(self, rollout, scale):
+            return None, (torch.tensor([0.0]), torch.tensor([2.0]))
 
-        def value_gradients(self, rollout, scale, active):
-            grads, _ = super().value_gradients(rollout, scale, active)
+        def value_gradients(self, rollout, targets, scale, active):
+            grads, _ = super().value_gradients(rollout, targets, scale, active)
             return grads, torch.tensor([float("nan")])
 
     problems = [None]

@@ -142,12 +142,14 @@ def critic_targets(policy: Policy, rollout: Rollout, config: RunConfig,
     return discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated, next_values, config.gamma)
 
 
-def target_moments(policy: Policy, rollout: Rollout, config: RunConfig,
-                   scale: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean and standard deviation (not floored) of the critic's targets over the batch's valid steps."""
+def targets_and_moments(policy: Policy, rollout: Rollout, config: RunConfig, scale: tuple[torch.Tensor, torch.Tensor]
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The critic's targets ``[T, B]`` (computed once per update, before its steps) and their mean and
+    standard deviation (not floored) over the batch's valid steps."""
     with torch.no_grad():
         targets = critic_targets(policy, rollout, config, scale)
-        return _moments(targets, rollout.valid.float(), _valid_count(rollout))
+        mean, std = _moments(targets, rollout.valid.float(), _valid_count(rollout))
+        return targets, mean, std
 
 
 def critic_values(policy: Policy, rollout: Rollout, scale: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -238,23 +240,24 @@ def policy_gradient_loss(
 
 
 def value_loss(policy: Policy, rollout: Rollout, config: RunConfig, scale: tuple[torch.Tensor, torch.Tensor],
-               columns: slice | None = None) -> torch.Tensor:
+               columns: slice | None = None, targets: torch.Tensor | None = None) -> torch.Tensor:
     """The critic's squared error in normalised units, ``mean((n(s) - (y - mu) / sigma)^2)`` over valid steps.
 
-    ``y`` are ``critic_targets`` from the same pass, their bootstrap values detached
-    (a semi-gradient: recomputed with the current critic at each of the update's
-    steps, while the moments ``scale = (mu, sigma)`` stay those of the update);
-    ``columns`` as in ``policy_gradient_loss`` (parts sum to the whole). Times
-    ``sigma^2`` it is the mean squared error of ``V`` itself.
+    ``targets`` are the whole batch's ``critic_targets`` ``y`` ``[T, B]``, fixed for the
+    update's value steps (``targets_and_moments``; computed here when not given);
+    ``scale = (mu, sigma)`` their moments (``sigma`` floored); ``columns`` as in
+    ``policy_gradient_loss`` (parts sum to the whole). Times ``sigma^2`` it is the
+    mean squared error of ``V`` itself.
     """
     count = _valid_count(rollout)
+    if targets is None:
+        targets = critic_targets(policy, rollout, config, scale)
     part = rollout if columns is None else rollout.columns(columns)
+    targets = targets if columns is None else targets[:, columns]
     steps = part.rewards.shape[0]
     mean, std = scale
-    normalised = policy.critic(part.obs, part.is_init)  # [T+1, B]
-    next_values = (mean + std * normalised[1:]).detach()
-    targets = discounted_returns(part.rewards, part.terminated, part.truncated, next_values, config.gamma)
-    return _masked_mean((normalised[:steps] - (targets - mean) / std) ** 2, part.valid.float(), count)
+    predicted = policy.critic(part.obs, part.is_init)[:steps]
+    return _masked_mean((predicted - (targets.detach() - mean) / std) ** 2, part.valid.float(), count)
 
 
 def combined_loss(policy: Policy, rollout: Rollout, config: RunConfig,

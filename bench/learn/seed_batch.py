@@ -39,8 +39,8 @@ from bench.learn.common import (RunResult, Streams, TrainingDiverged, configure_
                                 run_identity, seeded_policy, select_device)
 from bench.learn.config import RunConfig
 from bench.envs.torch_native import STATE_DTYPE, TorchEnv, make_torch_env
-from bench.learn.loss import (POLICY_TERMS, Bound, advantage_moments, column_chunks, policy_gradient_loss, target_moments,
-                              value_loss)
+from bench.learn.loss import (POLICY_TERMS, Bound, advantage_moments, column_chunks, policy_gradient_loss,
+                              targets_and_moments, value_loss)
 from bench.learn.update import Scale, is_critic, train_runs
 from bench.learn.policy import Policy
 from bench.learn.rollout import Rollout
@@ -190,34 +190,39 @@ class SeedBatch:
                     terms[name][index] += out[i].detach()
         return grads, terms
 
-    def value_gradients(self, rollout: Rollout, scale: Scale, active: torch.Tensor
+    def critic_targets(self, rollout: Rollout, scale: Scale) -> tuple[torch.Tensor, Scale]:
+        """Each seed's critic targets ``[S, T', B]`` (``T'`` covers every group's padded length) and
+        their mean and standard deviation ``[S]``, computed per group of ``padded_length`` (computed
+        for every seed; the learning rule uses those of the seeds it steps)."""
+        mean, std = torch.zeros(self.seeds, device=self.device), torch.ones(self.seeds, device=self.device)
+        everyone = torch.ones(self.seeds, dtype=torch.bool, device=self.device)
+        groups = self._groups(rollout, everyone)
+        longest = max([rollout.rewards.shape[1], *(steps for _, _, steps in groups)])
+        targets = rollout.rewards.new_zeros(self.seeds, longest, rollout.rewards.shape[2])
+        for index, part, steps in groups:
+            (group_targets, group_mean, group_std), _ = self._vmapped(
+                lambda policy, r, s: targets_and_moments(policy, r, self.config, s), index, part, [],
+                ((scale[0][index], scale[1][index]),))
+            targets[index, :steps] = group_targets
+            mean[index], std[index] = group_mean, group_std
+        return targets, (mean, std)
+
+    def value_gradients(self, rollout: Rollout, targets: torch.Tensor, scale: Scale, active: torch.Tensor
                         ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Per-seed gradients of the critic's loss ``{name: [S, ...]}`` and the loss ``[S]``."""
         config, names = self.config, [n for n in self.params if is_critic(n)]
         grads = {n: torch.zeros_like(self.params[n]) for n in names}
         total = torch.zeros(self.seeds, device=self.device)
         for index, part, steps in self._groups(rollout, active):
-            group_scale = (scale[0][index], scale[1][index])
+            group_scale, group_targets = (scale[0][index], scale[1][index]), targets[index, :steps]
             for columns in column_chunks(steps, part.rewards.shape[2], self.skeleton.agent.max_loss_rows):
                 out, chunk_grads = self._vmapped(
-                    lambda policy, r, s, columns=columns: value_loss(policy, r, config, s, columns),
-                    index, part, names, (group_scale,))
+                    lambda policy, r, s, y, columns=columns: value_loss(policy, r, config, s, columns, y),
+                    index, part, names, (group_scale, group_targets))
                 for name, value in chunk_grads.items():
                     grads[name][index] += value
                 total[index] += out.detach()
         return grads, total
-
-    def target_moments(self, rollout: Rollout, scale: Scale) -> Scale:
-        """Mean and standard deviation ``[S]`` of each seed's critic targets (computed for every seed;
-        the learning rule uses those of the seeds it steps)."""
-        mean, std = torch.zeros(self.seeds, device=self.device), torch.ones(self.seeds, device=self.device)
-        everyone = torch.ones(self.seeds, dtype=torch.bool, device=self.device)
-        for index, part, _ in self._groups(rollout, everyone):
-            (group_mean, group_std), _ = self._vmapped(
-                lambda policy, r, s: target_moments(policy, r, self.config, s), index, part, [],
-                ((scale[0][index], scale[1][index]),))
-            mean[index], std[index] = group_mean, group_std
-        return mean, std
 
 
 def vmap_over_seeds(function: Callable, in_dims: tuple[int | None, ...], *args: Any) -> Any:

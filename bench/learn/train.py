@@ -21,7 +21,7 @@ from bench.learn.common import (RunResult, Streams, TrainingDiverged, configure_
                                 run_identity, seeded_policy, select_device)
 from bench.learn.config import RunConfig
 from bench.learn.loss import (POLICY_TERMS, Bound, advantage_moments, column_chunks, policy_gradient_loss,
-                              target_moments, value_loss)
+                              targets_and_moments, value_loss)
 from bench.learn.policy import Policy
 from bench.learn.rollout import Rollout, collect_episodes
 from bench.learn.update import Scale, is_critic, train_runs
@@ -93,7 +93,7 @@ class GymLearner:
                  for name in POLICY_TERMS}
         return grads, terms
 
-    def value_gradients(self, rollout: Rollout, scale: Scale, active: torch.Tensor
+    def value_gradients(self, rollout: Rollout, targets: torch.Tensor, scale: Scale, active: torch.Tensor
                         ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         chunks = column_chunks(rollout.rewards.shape[0], rollout.rewards.shape[1], self.policy.agent.max_loss_rows)
         one_scale = (scale[0][0], scale[1][0])
@@ -101,16 +101,16 @@ class GymLearner:
 
         def losses(leaves):
             for columns in chunks:
-                part = self._call(leaves, value_loss, rollout, self.config, one_scale, columns)
+                part = self._call(leaves, value_loss, rollout, self.config, one_scale, columns, targets)
                 total.append(part.detach())
                 yield part
 
         grads = self._grads([n for n in self._params if is_critic(n)], losses)
         return grads, torch.stack([sum(total)])
 
-    def target_moments(self, rollout: Rollout, scale: Scale) -> Scale:
-        mean, std = target_moments(self.policy, rollout, self.config, (scale[0][0], scale[1][0]))
-        return mean[None], std[None]
+    def critic_targets(self, rollout: Rollout, scale: Scale) -> tuple[torch.Tensor, Scale]:
+        targets, mean, std = targets_and_moments(self.policy, rollout, self.config, (scale[0][0], scale[1][0]))
+        return targets, (mean[None], std[None])
 
 
 class GymTrainer:

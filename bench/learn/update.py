@@ -53,12 +53,13 @@ class Learner(Protocol):
         """Gradients of the actor's loss (actor parameters only) and its terms
         ``{total, policy, entropy, baseline, return_mean}``, each ``[S]``."""
 
-    def value_gradients(self, rollout: Any, scale: Scale, active: torch.Tensor
+    def critic_targets(self, rollout: Any, scale: Scale) -> tuple[Any, Scale]:
+        """Each seed's critic targets (``V`` from ``scale``; kept fixed for the update's value
+        steps, in the learner's own layout) and their mean and standard deviation ``[S]``."""
+
+    def value_gradients(self, rollout: Any, targets: Any, scale: Scale, active: torch.Tensor
                         ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Gradients of the critic's loss (critic parameters only) and the loss ``[S]``."""
-
-    def target_moments(self, rollout: Any, scale: Scale) -> Scale:
-        """Mean and standard deviation ``[S]`` of each seed's critic targets (``V`` from ``scale``)."""
 
 
 def is_critic(name: str) -> bool:
@@ -156,7 +157,7 @@ class LearningRule:
         """``value_iters`` Adam steps of the critic; a seed whose critic loss or gradient is not
         finite is reported in ``problems`` (its actor has stepped already: the run has diverged)."""
         assert self.scale is not None and self.critic_adam is not None
-        mean, std = learner.target_moments(rollout, self.scale)
+        targets, (mean, std) = learner.critic_targets(rollout, self.scale)
         # A batch whose targets are all (nearly) equal, e.g. a bandit answered perfectly, says
         # nothing about their scale: the moments stay where they were.
         moving = stepping & (std >= MIN_TARGET_STD)
@@ -166,7 +167,7 @@ class LearningRule:
         losses = []
         for _ in range(self.config.value_iters):
             learner.params = params
-            grads, loss = learner.value_gradients(rollout, new, stepping)
+            grads, loss = learner.value_gradients(rollout, targets, new, stepping)
             grads, norm = clip_per_seed(grads, self.max_norm)
             for s, problem in enumerate(first_non_finite({"value_loss": loss, "value_grad_norm": norm})):
                 if problem is not None and bool(stepping[s]) and problems[s] is None:
