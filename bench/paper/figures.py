@@ -24,6 +24,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -85,6 +86,7 @@ def learning_curves(curves: pd.DataFrame, labels: list[str], envs: list[str], ti
             axis.fill_between(line["env_steps"], line["low"], line["high"], color=styles[label].colour, alpha=BAND_ALPHA, linewidth=0)
         axis.set_title(env)
         axis.set_xlabel("environment steps")
+        axis.xaxis.set_major_formatter(matplotlib.ticker.EngFormatter(sep=""))  # 150k, not 150000 (overlapping)
         axis.set_ylabel("episode return (IQM)")
     for index in range(len(envs), rows * columns):
         axes[index // columns][index % columns].set_visible(False)

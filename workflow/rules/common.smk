@@ -37,7 +37,8 @@ def results(path):
 
 def paper(path):
     """A path of the tables, analysis, figures and report: the profile's, or a subset's own
-    folder (`--config only_envs=...`: the runs are the profile's, the paper is partial)."""
+    folder (`--config only_envs=...`: the runs are the profile's, the paper is partial).
+    """
     if PLAN.subset:
         return os.path.join(PLAN.results, "subsets", PLAN.subset, path)
     return results(path)
@@ -62,7 +63,7 @@ def run_infos(wildcards):
     return [job.directory(PLAN.results) for job in PLAN.jobs]
 
 
-#: What `rule all` asks for: the report, and every run's files. Snakemake does not rerun a
+#: The inputs of the target `all` (the report and every run's files). Snakemake does not rerun a
 #: job for a missing intermediate file when everything after it is up to date, so without
 #: the runs here a run folder deleted after the report was written would not be retrained
 #: (README: "delete its folder ... to retry it"). With them, the next invocation retrains
