@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import numpy as np
@@ -227,3 +228,14 @@ def test_a_reference_agent_compares_every_other_agent_and_explicit_pairs_win():
     # A new agent (window) is compared with gru without a pair of its own; (mlp, gru) is not
     # repeated, the explicit (gru, mlp) is kept.
     assert pairs == [("gru", "mlp"), ("lstm", "gru"), ("window", "gru")]
+
+
+def test_finished_runs_with_warnings_are_listed_for_the_appendix(context):
+    runs = context.runs.assign(warnings="")
+    first = runs.index[0]
+    runs.loc[first, "warnings"] = "the policy loss is exactly 0 in 100% of updates"
+    listed = analysis.run_warnings(dataclasses.replace(context, runs=runs))
+    row = runs.loc[first]
+    assert listed == [{"run": f"{row.env}/{row.label}/seed{row.seed}",
+                       "warnings": "the policy loss is exactly 0 in 100% of updates"}]
+    assert analysis.run_warnings(dataclasses.replace(context, runs=runs.assign(warnings=""))) == []

@@ -429,6 +429,15 @@ def missing_runs(ctx: Context) -> list[dict[str, Any]]:
     return [{"run": f"{r.env}/{r.label}/seed{r.seed}", "status": r.status, "reason": r.reason} for r in bad.itertuples()]
 
 
+def run_warnings(ctx: Context) -> list[dict[str, Any]]:
+    """Finished runs whose training recorded a degenerate symptom (``warnings`` in ``run.json``):
+    their numbers are in the tables, and the reader should know why they may be low."""
+    if "warnings" not in ctx.runs:
+        return []
+    flagged = ctx.runs[(ctx.runs["status"] == "finished") & (ctx.runs["warnings"].fillna("") != "")]
+    return [{"run": f"{r.env}/{r.label}/seed{r.seed}", "warnings": r.warnings} for r in flagged.itertuples()]
+
+
 def doctor_summary(rows: list[dict[str, str]]) -> dict[str, Any]:
     """The gradient doctor's failures (status FAIL), and one line per agent: checks passed,
     failed and not applicable (``n/a``, e.g. a reset check of a memoryless agent)."""
@@ -570,6 +579,7 @@ def analyse(ctx: Context, doctor: list[dict[str, str]]) -> dict[str, Any]:
         "questions": answers(qctx),
         "abstract": abstract(experiments),
         "missing": missing_runs(ctx),
+        "run_warnings": run_warnings(ctx),
         "doctor": doctor_summary(doctor),
         "counts": {"planned": int(len(ctx.runs)), "finished": int((ctx.runs["status"] == "finished").sum())},
     }

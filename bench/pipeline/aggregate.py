@@ -190,6 +190,8 @@ def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], 
         # The untrained deterministic policy's score (the floor); absent in older runs.
         initial_score=_number(info.get("initial_score")),
         initial_normalised_score=_number(info.get("initial_normalised_score")),
+        # Symptoms of a degenerate run (bench.learn.update.degenerate_run_warnings), "; "-joined.
+        warnings="; ".join(info.get("warnings", [])),
     )
     cost.update(train_seconds=info["train_seconds"], wall_seconds=info["wall_seconds"],
                 steps_per_second=info["steps_per_second"])
