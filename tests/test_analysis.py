@@ -58,6 +58,15 @@ def _initial(initial: float | dict | None, env: str) -> float:
     return float("nan") if value is None else float(value)
 
 
+@pytest.fixture(autouse=True)
+def four_seeds_may_be_tested(monkeypatch, request):
+    """The hand-made tables have 4 seeds, to keep their arithmetic checkable by hand; the rules
+    are tested at that size. ``test_fewer_seeds_than_a_test_needs_give_no_verdict`` keeps the
+    real threshold."""
+    if "real_threshold" not in request.keywords:
+        monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)
+
+
 @pytest.fixture
 def context() -> analysis.Context:
     return make_context()
@@ -173,6 +182,17 @@ def test_analysis_output_is_plain_json(context):
 
 def test_one_seed_makes_no_claim(context):
     context.runs = context.runs[context.runs["seed"] == 0]
+    verdicts = {p["verdict"] for p in analysis.improvements(context, "baseline")}
+    assert verdicts == {"too few seeds to tell"}
+
+
+@pytest.mark.real_threshold
+def test_fewer_seeds_than_a_test_needs_give_no_verdict(context):
+    # 4 seeds: a bootstrap test is not calibrated there (analysis.MIN_TEST_SEEDS), whatever the gap.
+    assert analysis.MIN_TEST_SEEDS == 5
+    table = analysis.results_table(context, "baseline")
+    assert {row["verdict"] for row in table["rows"]} == {"too few seeds to tell (n = 4; a test needs 5)"}
+    assert not any(cell["best"] for row in table["rows"] for cell in row["cells"])
     verdicts = {p["verdict"] for p in analysis.improvements(context, "baseline")}
     assert verdicts == {"too few seeds to tell"}
 

@@ -19,7 +19,8 @@ def test_every_question_is_registered_with_its_text_and_runs():
         assert not re.search(r"thread|seeds/|\.txt|\.\./|https?:", question.text, re.IGNORECASE), question.text
 
 
-def test_a_question_whose_runs_are_not_planned_is_skipped():
+def test_a_question_whose_runs_are_not_planned_is_skipped(monkeypatch):
+    monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)  # 4-seed hand-made tables (tests/test_analysis.py)
     context = make_context()  # the baseline experiment on CartPole only: no GaussianTarget, no memory, no bandits
     names = [a["name"] for a in analysis.analyse(context, doctor=[])["questions"]]
     assert names == []
@@ -27,9 +28,14 @@ def test_a_question_whose_runs_are_not_planned_is_skipped():
     answered = {a["name"]: a for a in analysis.analyse(gaussian, doctor=[])["questions"]}
     assert list(answered) == ["gaussian_baseline"]
     text = answered["gaussian_baseline"]["answer"]
-    # Words with their numbers: the cells, and P(running mean > none) with its interval and Holm p.
+    # Words with their numbers: the cells, and P(running mean > none) with its interval and its p-value,
+    # which is a single test's (the question's comparison is not in a Holm family).
     assert "mlp [baseline=critic]: 430 [" in text
     assert "Running mean (X) versus no baseline (Y) on GaussianTarget: no clear difference, P(X > Y) = 0.625 [" in text
+    assert "(a single test)" in text and "Holm" not in text.split("Running mean (X)")[1]
+    monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 5)
+    text = {a["name"]: a for a in analysis.analyse(make_context(config=GAUSSIAN), doctor=[])["questions"]}
+    assert "too few seeds to tell, P(X > Y) = 0.625 from 4 seeds" in text["gaussian_baseline"]["answer"]
 
 
 def test_adding_a_question_is_one_registration():

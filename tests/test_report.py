@@ -32,7 +32,7 @@ def minimal_context(label: str) -> dict:
                           "sentence": "no clear difference, P(X > Y) = 0.6 [0.4, 0.8], Holm-adjusted p = 0.4", **interval}],
     }
     analysis = {
-        "caveat": "This is a smoke/quick run (profile quick: 3 seeds per cell).", "alpha": 0.05,
+        "caveat": "This is a smoke/quick run (profile quick: 3 seeds per cell).", "alpha": 0.05, "min_test_seeds": 5,
         "introduction": "We report 1 experiment (memory).", "not_run": ["Baseline"],
         "experiments": {"memory": experiment}, "abstract": [f"{label} is best."],
         "questions": [{"name": "hidden_state", "question": "q", "answer": f"{label} wins"}], "bandits": [],

@@ -133,3 +133,20 @@ def test_censored_median_needs_more_than_half_solved():
     assert np.isnan(stats.censored_median(np.array([100.0, 200.0, nan, nan])))  # exactly half: undefined
     assert stats.censored_median(np.array([100.0, nan, 300.0])) == 300.0
     assert np.isnan(stats.censored_median(np.array([])))
+
+
+def test_holm_keeps_adjusted_p_values_monotone():
+    # Sorted 0.01, 0.03, 0.04 -> 3 x 0.01, 2 x 0.03, 1 x 0.04; the last is raised to the running maximum 0.06.
+    np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+
+
+def test_a_bootstrap_p_value_is_two_sided_and_counts_both_tails():
+    replicates = np.array([-1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
+    # One replicate at or below the null of 0: 2 * (1 + 1) / (10 + 1).
+    assert stats.bootstrap_p_value(replicates, 0.0) == pytest.approx(4 / 11)
+    assert stats.bootstrap_p_value(-replicates, 0.0) == pytest.approx(4 / 11)
+
+
+def test_a_bootstrap_p_value_of_replicates_that_are_not_numbers_claims_nothing():
+    assert stats.bootstrap_p_value(np.array([np.nan] * 10), 0.0) == 1.0
+    assert stats.bootstrap_p_value(np.array([1.0, 2.0, np.inf]), 0.0) == 1.0

@@ -78,7 +78,9 @@ def test_gru_clearly_beats_mlp_on_partially_observable_cartpole():
 
 
 def test_digit_match_10_reaches_95_percent_exact_accuracy():
-    info = _final(RunConfig(env="DigitMatch-10", agent="mlp", entropy_coef=0.05, steps=50_000, seed=0))
+    # The settings the paper trains it with: config.yaml's env_settings (64 episodes per update) and
+    # the default entropy bonus (docs/evidence.md: 1.00 / 1.00 / 0.97 / 1.00 over seeds 0-3).
+    info = _final(RunConfig(env="DigitMatch-10", agent="mlp", num_envs=64, steps=50_000, seed=0))
     assert info["final_success_rate"] >= 0.95
 
 

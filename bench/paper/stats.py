@@ -171,9 +171,12 @@ def bootstrap_p_value(replicates: np.ndarray, null: float) -> float:
     """Two-sided percentile-bootstrap p-value of ``null``: twice the smaller tail mass at the null.
 
     ``(k + 1) / (B + 1)`` per tail (Davison & Hinkley 1997, eq. 4.11), so a p-value is
-    never 0 and the 95 % percentile interval excludes ``null`` about when p < 0.05.
+    never 0 and the 95 % percentile interval excludes ``null`` about when p < 0.05. A replicate
+    that is not finite (a failed run's NaN) gives 1: no claim.
     """
     values = np.asarray(replicates, float)
+    if not np.isfinite(values).all() or not np.isfinite(null):
+        return 1.0  # a replicate that is not a number supports no claim
     below, above = int((values <= null).sum()), int((values >= null).sum())
     return float(min(1.0, 2 * (min(below, above) + 1) / (len(values) + 1)))
 

@@ -40,6 +40,8 @@ def poi_verdict(test: stats.Test) -> str:
     return "no clear difference"
 
 
-def poi_sentence(verdict: str, test: stats.Test) -> str:
-    """The verdict in words with its numbers: ``no clear difference, P(X > Y) = 0.50 [0.25, 0.75], Holm-adjusted p = 1``."""
-    return f"{verdict}, P(X > Y) = {interval_text(test)}, Holm-adjusted p = {p_text(test.adjusted_p)}"
+def poi_sentence(verdict: str, test: stats.Test, family: bool = True) -> str:
+    """The verdict in words with its numbers: ``no clear difference, P(X > Y) = 0.50 [0.25, 0.75], Holm-adjusted p = 1``
+    (``family=False``: a single test, ``p = ...`` unadjusted)."""
+    p = f"Holm-adjusted p = {p_text(test.adjusted_p)}" if family else f"p = {p_text(test.p_value)} (a single test)"
+    return f"{verdict}, P(X > Y) = {interval_text(test)}, {p}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bench.paper.questions import question
-from bench.paper.text import poi_sentence, poi_verdict
 
 if TYPE_CHECKING:
     from bench.paper.analysis import QuestionContext
@@ -25,6 +24,5 @@ def answer(ctx: "QuestionContext") -> str | None:
     mean, none = (ctx.scores("baseline", f"mlp [baseline={b}]", [ENV]) for b in ("running_mean", "none"))
     extra = ""
     if len(mean) and len(none):
-        test = ctx.poi(mean, none)
-        extra = f" Running mean (X) versus no baseline (Y) on {ENV}: {poi_sentence(poi_verdict(test), test)}."
+        extra = f" Running mean (X) versus no baseline (Y) on {ENV}: {ctx.poi_answer(mean, none)}."
     return f"Final reward on {ENV} (IQM [95 % CI]; 0 is perfect): " + "; ".join(parts) + "." + extra

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from bench import envs
 from bench.paper.questions import question
-from bench.paper.text import poi_sentence, poi_verdict
 
 if TYPE_CHECKING:
     from bench.paper.analysis import QuestionContext
@@ -16,10 +15,10 @@ if TYPE_CHECKING:
           text="Does a GRU policy need its hidden state fed back from step to step, or can it be reset to zero every step?")
 def answer(ctx: "QuestionContext") -> str | None:
     """P(gru > gru_reset) on the memory experiment's partially observable tasks."""
-    partial = [e for e in ctx.data.plan.experiments["memory"]["envs"] if envs.spec_for(e).partially_observable]
+    partial = ctx.informative_envs("memory", [e for e in ctx.data.plan.experiments["memory"]["envs"]
+                                              if envs.spec_for(e).partially_observable])
     gru, reset = ctx.scores("memory", "gru", partial), ctx.scores("memory", "gru_reset", partial)
     if not partial or not len(gru) or not len(reset):
         return None
-    test = ctx.poi(gru, reset)
     return (f"On the partially observable tasks ({', '.join(partial)}), the GRU that feeds its state back versus the "
-            f"same GRU reset every step (X = fed back, Y = reset; normalised final score): {poi_sentence(poi_verdict(test), test)}.")
+            f"same GRU reset every step (X = fed back, Y = reset; normalised final score): {ctx.poi_answer(gru, reset)}.")
