@@ -161,3 +161,9 @@ def test_a_subset_that_names_nothing_of_the_profile_is_refused(config, key, valu
     config[key] = value
     with pytest.raises(ConfigError, match=f"only_{key.removeprefix('only_')}: {value!r} is not in"):
         load_plan(config)
+
+
+def test_large_values_make_path_safe_variant_names(config):
+    config["experiments"]["bandits"]["options"] = {"value_lr": [0.01, 1.0e30]}
+    variants = {r.variant for r in load_plan(config).membership["bandits"]}
+    assert any("value_lr=1e30" in v for v in variants) and not any("+" in v for v in variants)

@@ -163,8 +163,11 @@ class Plan:
 
 
 def _format_value(value: Any) -> str:
+    """A value as run folders and the command line write it: ``1e30``, not ``1e+30`` (no ``+`` in paths)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return str(value).replace("e+", "e")
     return str(value)
 
 
