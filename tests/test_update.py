@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import pytest
 import torch
 
 from bench.learn.config import RunConfig, validate
@@ -218,3 +219,14 @@ def test_a_run_records_its_agent_files_hash():
     assert source["path"] == "agents/gru.py"
     from tests.conftest import ROOT
     assert source["sha256"] == hashlib.sha256((ROOT / "agents" / "gru.py").read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("score", [float("nan"), float("-inf")])
+def test_a_run_whose_final_evaluation_is_not_a_number_is_a_failed_run(score):
+    from bench.learn.common import TrainingDiverged
+    from bench.learn.update import finish
+
+    rows = [{"phase": "train", "update": 0, "env_steps": 10, "episodes_total": 1, "policy_loss": 0.1}]
+    outcome = finish(rows, None, {"return_mean": score, "success_rate": 0.0}, {"wall_seconds": 1.0})
+    assert isinstance(outcome, TrainingDiverged)
+    assert f"final evaluation: return_mean is {score}" in str(outcome) and len(outcome.metrics) == 1
