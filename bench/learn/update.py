@@ -185,6 +185,9 @@ class LearningRule:
 
 #: A run is flagged when a symptom holds for more than this fraction of its updates.
 DEGENERATE_FRACTION = 0.5
+#: A critic is judged only after this many updates: early in a run, or in a short one, its
+#: explained variance on fresh data is often below 0 while it is still learning the scale.
+MIN_UPDATES_FOR_CRITIC_WARNING = 40
 
 
 def degenerate_run_warnings(rows: list[dict[str, Any]]) -> list[str]:
@@ -209,7 +212,7 @@ def degenerate_run_warnings(rows: list[dict[str, Any]]) -> list[str]:
     if bool((quarter["entropy"].abs() < 1e-3).any()) and bool((table["entropy"] >= 0).all()):
         found.append("the policy's entropy collapsed to ~0 within the first quarter of training (deterministic "
                      "too early: a larger entropy bonus or a smaller step size)")
-    if "explained_variance" in table:
+    if "explained_variance" in table and len(table) >= MIN_UPDATES_FOR_CRITIC_WARNING:
         late = table["explained_variance"].tail(max(1, len(table) // 4)).dropna()
         if len(late) and float(late.mean()) <= 0:
             found.append(f"the critic explains none of its targets over the last quarter of training "
