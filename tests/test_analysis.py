@@ -259,3 +259,11 @@ def test_finished_runs_with_warnings_are_listed_for_the_appendix(context):
     assert listed == [{"run": f"{row.env}/{row.label}/seed{row.seed}",
                        "warnings": "the policy loss is exactly 0 in 100% of updates"}]
     assert analysis.run_warnings(dataclasses.replace(context, runs=runs.assign(warnings=""))) == []
+
+
+@pytest.mark.real_threshold
+def test_the_abstract_does_not_read_too_few_seeds_as_no_difference(context):
+    # 4 seeds: no pair is tested, so the abstract must not say "no clear difference".
+    result = analysis.analyse(context, doctor=[])
+    text = " ".join(result["abstract"])
+    assert "too few seeds to test the ablation pairs" in text and "no ablation pair shows" not in text

@@ -571,7 +571,11 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
         clear = [p for p in experiment["improvements"] if p["verdict"] in ("better", "worse")]
         for pair in clear[:2]:
             sentences.append(f"{pair['x']} is {pair['verdict']} than {pair['y']} ({pair['sentence']}).")
-        if experiment["improvements"] and not clear:
+        tested = [p for p in experiment["improvements"] if p["verdict"] != "too few seeds to tell"]
+        if experiment["improvements"] and not tested:
+            sentences.append(f"{experiment['title']}: too few seeds to test the ablation pairs "
+                             f"(a test needs {MIN_TEST_SEEDS} per cell).")
+        elif tested and not clear:
             sentences.append(f"{experiment['title']}: no ablation pair shows a clear difference after Holm adjustment.")
         if experiment["uninformative"]:
             sentences.append(f"{experiment['title']}: uninformative at this budget on {', '.join(experiment['uninformative'])}.")
