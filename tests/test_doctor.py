@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import agents
-from agents.base import Agent
 from agents.mlp import MLPAgent
 from bench.learn.doctor import run_doctor
+from tests.broken_agents.no_reset import NoResetAgent
 from tests.conftest import ROOT
 
 
@@ -46,24 +46,7 @@ def test_doctor_rejects_a_detached_agent_and_names_it(broken_agent):
 def leaky_agent():
     """A GRU that forgets to reset its state at episode starts."""
 
-    @agents.register("leaky_gru")
-    class LeakyAgent(Agent):
-        has_memory = True
-
-        def __init__(self, obs_dim, hidden_size):
-            super().__init__(obs_dim, hidden_size)
-            self.cell = torch.nn.GRUCell(obs_dim, hidden_size)
-
-        def initial_state(self, batch_size, device="cpu"):
-            return torch.zeros(batch_size, self.hidden_size, device=device)
-
-        def forward(self, obs, is_init, state):
-            outputs = []
-            for t in range(obs.shape[0]):
-                state = self.cell(obs[t], state)
-                outputs.append(state)
-            return torch.stack(outputs), state
-
+    agents.register("leaky_gru")(NoResetAgent)
     yield "leaky_gru"
     agents.unregister("leaky_gru")
 

@@ -24,6 +24,7 @@ from tests.broken_agents.dropout import DropoutAgent
 from tests.broken_agents.frozen import FrozenFirstLayerAgent
 from tests.broken_agents.fused_gru import FusedGRUAgent
 from tests.broken_agents.look_ahead import LookAheadAgent
+from tests.broken_agents.no_reset import NoResetAgent
 from tests.broken_agents.unregistered import PlainListAgent
 
 
@@ -80,16 +81,7 @@ def test_a_hidden_state_detached_between_steps_has_no_gradient_through_time():
 
 def test_a_state_leaking_across_a_reset_fails_through_time_too():
     """The other half of through_time: zero gradient across an is_init boundary."""
-
-    class NoReset(DetachedHiddenAgent):
-        def forward(self, obs, is_init, state):
-            outputs = []
-            for t in range(obs.shape[0]):
-                state = self.cell(obs[t], state)
-                outputs.append(state)
-            return torch.stack(outputs), state
-
-    failed, results = doctor("broken_no_reset", NoReset)
+    failed, results = doctor("broken_no_reset", NoResetAgent)
     assert {"through_time", "no_leak", "reset_matters"} <= failed
     (detail,) = details(results, "through_time")
     assert detail.startswith("gradient crosses the episode boundary") and "reset_where" in detail
