@@ -33,11 +33,12 @@ def make_context(config: dict = CONFIG, scores: dict[str, list[float]] = SCORES,
     plan = load_plan(config, check_registries=False)
     membership = pd.DataFrame(plan_table(plan))
     rows, curves = [], []
-    labels = {(row["env"], row["variant"], row["seed"]): (row["label"], row["options"]) for _, row in membership.iterrows()}
+    labels = {(row["env"], row["agent"], row["variant"], row["seed"]): (row["label"], row["options"])
+              for _, row in membership.iterrows()}
     for run in plan.runs:
         if environments is not None and run.env not in environments:
             continue
-        label, options = labels[(run.env, run.variant, run.seed)]
+        label, options = labels[(run.env, run.agent, run.variant, run.seed)]
         score = scores[label][run.seed]
         rows.append({"env": run.env, "agent": run.agent, "variant": run.variant, "label": label, "seed": run.seed,
                      "options": options, "status": "finished", "final_score": score,
@@ -198,11 +199,116 @@ def test_fewer_seeds_than_a_test_needs_give_no_verdict(context):
 
 
 def test_a_small_run_says_it_is_not_evidence(context):
-    assert "smoke/quick run" in analysis.caveat(context.plan) and "4 seeds" in analysis.caveat(context.plan)
-    full = {**CONFIG, "profiles": {"tiny": {"seeds": 5, "budget_scale": 1.0, "results": "results/tiny"}}}
-    assert analysis.caveat(load_plan(full, check_registries=False)) == ""
-    quick = {**CONFIG, "profiles": {"tiny": {"seeds": 10, "budget_scale": 0.5, "results": "results/tiny"}}}
-    assert "budget scale 0.5" in analysis.caveat(load_plan(quick, check_registries=False))
+    text = analysis.caveat(context.plan, context.runs)
+    assert "smoke/quick run" in text and "4 seeds per cell, all finished" in text
+    full = make_context(config=_profile(seeds=5, budget_scale=1.0), scores=_scores(5))
+    assert analysis.caveat(full.plan, full.runs) == ""
+    quick = make_context(config=_profile(seeds=10, budget_scale=0.5), scores=_scores(10))
+    assert "budget scale 0.5" in analysis.caveat(quick.plan, quick.runs)
+
+
+def _profile(seeds: int, budget_scale: float) -> dict:
+    return {**CONFIG, "profiles": {"tiny": {"seeds": seeds, "budget_scale": budget_scale, "results": "results/tiny"}}}
+
+
+def _scores(seeds: int) -> dict[str, list[float]]:
+    """SCORES' pattern (two close low variants, a high critic) for ``seeds`` seeds."""
+    return {label: [values[0] + 2.0 * seed for seed in range(seeds)] for label, values in SCORES.items()}
+
+
+def _fail(context: analysis.Context, env: str, label: str, seeds: list[int]) -> analysis.Context:
+    """The context with these runs failed (diverged): no scores, no curve, as bench.pipeline.aggregate writes them."""
+    runs = context.runs.copy()
+    chosen = (runs["env"] == env) & (runs["label"] == label) & runs["seed"].isin(seeds)
+    runs.loc[chosen, "status"] = "failed"
+    runs.loc[chosen, "reason"] = "run diverged: loss is nan"
+    runs.loc[chosen, ["final_score", "normalised_score"]] = np.nan
+    keys = runs.loc[chosen, ["env", "agent", "variant", "seed"]]
+    curves = context.curves.merge(keys, how="left", indicator=True)
+    curves = curves[curves.pop("_merge") == "left_only"].reset_index(drop=True)
+    return dataclasses.replace(context, runs=runs, curves=curves)
+
+
+def test_the_banner_counts_finished_seeds_not_planned_ones():
+    # A 10-seed full-budget profile: evidence while its runs finish, not when 7 of a cell's 10 fail.
+    context = make_context(config=_profile(seeds=10, budget_scale=1.0), scores=_scores(10))
+    assert analysis.caveat(context.plan, context.runs) == ""
+    failed = _fail(context, "CartPole-P", "mlp [baseline=critic]", list(range(3, 10)))
+    text = analysis.caveat(failed.plan, failed.runs)
+    # The cell is named as the plan names the run (critic is mlp's default baseline: "mlp").
+    assert "only 3 of 10 planned seeds finished in CartPole-P / mlp (fewer than 5)" in text
+    assert "smoke/quick" not in text  # the profile is a full one; its runs failed
+    assert analysis.fewest_finished(failed.plan, failed.runs) == (3, "CartPole-P / mlp")
+    result = analysis.analyse(failed, doctor=[])
+    assert result["caveat"] == text and "(3 finished in the sparsest cell)" in result["introduction"]
+
+
+def test_a_failed_run_is_an_unsolved_seed_of_its_cell():
+    # critic: S = 900, 600, 440 cross 261.15 at steps 400, 600, 700; seed 3 (S = 440) diverges.
+    scores = {**SCORES, "mlp [baseline=critic]": [900.0, 600.0, 440.0, 440.0]}
+    context = _fail(make_context(scores=scores), "CartPole-v1", "mlp [baseline=critic]", [3])
+    rows = {(r["env"], r["label"]): r for r in analysis.time_to_threshold(context)}
+    critic = rows[("CartPole-v1", "mlp [baseline=critic]")]
+    # Censored, not dropped: 3 of 4 solved and the median of (400, 600, 700, inf) is 650, not 600 of 3/3.
+    assert critic["seeds"] == 4 and critic["solved"] == 3 and critic["failed"] == 1
+    assert critic["median_steps"] == 650.0 and critic["solved_text"] == "3/4 (1 failed, counted unsolved)"
+    # Missing runs (never trained) are no seed of the summary.
+    missing = dataclasses.replace(context, runs=context.runs.assign(
+        status=context.runs["status"].replace({"failed": "missing"})))
+    rows = {(r["env"], r["label"]): r for r in analysis.time_to_threshold(missing)}
+    assert rows[("CartPole-v1", "mlp [baseline=critic]")]["solved_text"] == "3/3"
+
+
+def test_a_failed_bandit_run_never_reaches_90_percent():
+    config = {**CONFIG, "experiments": {"bandits": {"agents": ["mlp"], "envs": ["DigitMatch-10"]}}}
+    context = make_context(config=config, scores={"mlp": [1.0, 2.0, 3.0, 4.0]})
+    context.curves["success_rate"] = 1.0  # every finished seed reaches 90 % at its first update (100 samples)
+    failed = _fail(context, "DigitMatch-10", "mlp", [3])
+    entry = analysis.bandit_results(failed)[0]
+    assert entry["seeds"] == 3 and entry["solve_seeds"] == 4 and entry["reached_90"] == 3
+    assert entry["reached_90_text"] == "3/4 (1 failed, counted unsolved)" and entry["samples_to_90"] == 100.0
+
+
+def test_seeds_dropped_to_equalise_a_matrix_are_recorded():
+    context = _fail(make_context(), "CartPole-P", "mlp [baseline=critic]", [3])
+    experiment = analysis.analyse(context, doctor=[])["experiments"]["baseline"]
+    critic = next(e for e in experiment["aggregate"] if e["label"] == "mlp [baseline=critic]")
+    assert critic["seeds"] == 3  # the matrix is [3 seeds, 2 envs]: CartPole-v1's seed 3 is dropped
+    [drop] = experiment["seed_drops"]
+    assert drop["used_for"] == "the aggregate and the probabilities of improvement" and drop["dropped"] == 1
+    assert drop["variants"] == [{"label": "mlp [baseline=critic]", "kept": 3, "dropped": 1,
+                                 "short": [{"env": "CartPole-P", "n": 3}]}]
+    assert ("mlp [baseline=critic]: 1 finished seed dropped to keep 3 per environment (CartPole-P has 3)"
+            in drop["text"])
+    pair = next(p for p in experiment["improvements"] if p["x"] == "mlp [baseline=critic]")
+    assert (pair["n_x"], pair["n_y"], pair["n_text"]) == (3, 4, "3, 4")
+    assert analysis.analyse(make_context(), doctor=[])["experiments"]["baseline"]["seed_drops"] == []
+
+
+def test_a_variant_with_an_empty_environment_is_said_to_be_left_out():
+    context = _fail(make_context(), "CartPole-P", "mlp [baseline=critic]", [0, 1, 2, 3])
+    runs = analysis.experiment_runs(context, "baseline")
+    drop = analysis.dropped_seeds(runs, ["mlp [baseline=critic]"], ["CartPole-v1", "CartPole-P"], "the aggregate")
+    assert drop["dropped"] == 4
+    assert "mlp [baseline=critic] is left out (CartPole-P has 0; its other 4 finished seeds are unused)" in drop["text"]
+    assert analysis.dropped_seeds(runs, ["mlp [baseline=none]"], ["CartPole-v1", "CartPole-P"], "x") is None
+
+
+def test_n_is_shown_once_per_column_per_row_or_per_cell():
+    table = analysis.results_table(make_context(), "baseline")
+    assert table["n_layout"] == "column" and table["column_n_text"] == ["n = 4"] * 3
+    assert all(row["n_text"] == "" and all(c["n_text"] == "" for c in row["cells"]) for row in table["rows"])
+    # Every variant lost seed 3 on CartPole-P: each row has one n, the columns do not.
+    context = make_context()
+    for label in SCORES:
+        context = _fail(context, "CartPole-P", label, [3])
+    table = analysis.results_table(context, "baseline")
+    assert table["n_layout"] == "row" and table["column_n_text"] == ["", "", ""]
+    assert [row["n_text"] for row in table["rows"]] == ["n = 4", "n = 3"]
+    # One cell short: n in every cell.
+    table = analysis.results_table(_fail(make_context(), "CartPole-P", "mlp [baseline=critic]", [3]), "baseline")
+    assert table["n_layout"] == "cell"
+    assert [[c["n_text"] for c in row["cells"]] for row in table["rows"]] == [["n = 4"] * 3, ["n = 4", "n = 4", "n = 3"]]
 
 
 def test_only_experiments_that_ran_are_named():
@@ -267,3 +373,60 @@ def test_the_abstract_does_not_read_too_few_seeds_as_no_difference(context):
     result = analysis.analyse(context, doctor=[])
     text = " ".join(result["abstract"])
     assert "too few seeds to test the ablation pairs" in text and "no ablation pair shows" not in text
+
+
+# A settings sweep (the tune experiment): IQM per environment and setting, the configuration's choice marked.
+
+TUNE_CONFIG = {
+    **CONFIG, "env_settings": {"CartPole-P": {"num_envs": 64, "budget": 1000}},
+    "experiments": {"tune": {"title": "Settings sweep", "agents": ["mlp"], "envs": ["CartPole-v1", "CartPole-P"],
+                             "options": {"lr": [0.003, 0.01], "num_envs": [16, 64]}}},
+}
+TUNE_SCORES = {"mlp [lr=0.003, num_envs=16]": [100.0, 200.0, 300.0, 1000.0],   # IQM 250 (middle two)
+               "mlp [lr=0.003, num_envs=64]": [400.0, 420.0, 440.0, 0.0],      # IQM 410
+               "mlp [lr=0.01, num_envs=16]": [50.0, 60.0, 70.0, 80.0],         # IQM 65
+               "mlp [lr=0.01, num_envs=64]": [500.0, 480.0, 460.0, 440.0]}     # IQM 470
+
+
+def _tune_context(config: dict = TUNE_CONFIG) -> analysis.Context:
+    return dataclasses.replace(make_context(config, TUNE_SCORES), config=config)
+
+
+def test_a_sweep_gives_the_normalised_iqm_of_every_setting_and_marks_the_chosen_one():
+    sweep = analysis.sensitivity_table(_tune_context(), "tune")
+    assert sweep["x"] == "lr" and sweep["options"] == ["lr", "num_envs"] and sweep["combinations"] == 4
+    assert sweep["grid_text"] == "lr ∈ {0.003, 0.01} × num_envs ∈ {16, 64}" and sweep["seeds"] == 4
+    assert [row["env"] for row in sweep["rows"]] == ["CartPole-v1", "CartPole-P"]
+    expected = {"mlp [lr=0.003, num_envs=16]": 250.0, "mlp [lr=0.003, num_envs=64]": 410.0,
+                "mlp [lr=0.01, num_envs=16]": 65.0, "mlp [lr=0.01, num_envs=64]": 470.0}
+    for row in sweep["rows"]:
+        assert row["score"] == "normalised score"
+        cells = {cell["label"]: cell for cell in row["cells"]}
+        for label, iqm in expected.items():
+            cell = cells[label]
+            assert cell["estimate"] == pytest.approx((iqm - 22.3) / (500 - 22.3))
+            assert cell["low"] <= cell["estimate"] <= cell["high"] and cell["n"] == 4
+        assert cells["mlp [lr=0.01, num_envs=64]"]["settings"] == {"lr": 0.01, "num_envs": 64}
+        assert cells["mlp [lr=0.01, num_envs=64]"]["line"] == "num_envs=64"
+        assert cells["mlp [lr=0.01, num_envs=64]"]["settings_text"] == "lr=0.01, num_envs=64"
+    # CartPole-v1 has no env_settings (the defaults: lr 0.003, 16 episodes); CartPole-P has 64 episodes per update.
+    chosen = {row["env"]: [cell["label"] for cell in row["cells"] if cell["chosen"]] for row in sweep["rows"]}
+    assert chosen == {"CartPole-v1": ["mlp [lr=0.003, num_envs=16]"], "CartPole-P": ["mlp [lr=0.003, num_envs=64]"]}
+    assert sweep["rows"][1]["chosen_text"] == "lr=0.003, num_envs=64" and sweep["rows"][1]["note"] == ""
+
+
+def test_a_sweep_says_when_the_chosen_setting_is_outside_its_grid_or_unknown():
+    config = {**TUNE_CONFIG, "defaults": {"lr": 0.001}}
+    rows = analysis.sensitivity_table(_tune_context(config), "tune")["rows"]
+    assert not any(cell["chosen"] for row in rows for cell in row["cells"])
+    assert rows[0]["note"] == "the configured settings (lr=0.001, num_envs=16) are not in this grid"
+    unmarked = analysis.sensitivity_table(dataclasses.replace(_tune_context(), config=None), "tune")["rows"]
+    assert not any(cell["chosen"] for row in unmarked for cell in row["cells"])
+    assert unmarked[0]["note"].startswith("chosen settings not marked")
+
+
+def test_only_a_sweep_that_ran_gets_a_sensitivity_table():
+    result = analysis.analyse(_tune_context(), doctor=[])
+    assert list(result["sweeps"]) == ["tune"]
+    json.dumps(result, allow_nan=True)  # plain data for the template
+    assert analysis.analyse(make_context(), doctor=[])["sweeps"] == {}

@@ -152,3 +152,29 @@ def test_grouping_seeds_into_jobs_does_not_change_the_results(tmp_path):
     # Bit for bit whatever the grouping, Gaussian policies (GaussianTarget) included.
     for table in ("runs", "curves"):
         pd.testing.assert_frame_equal(one[table], blocks[table], check_exact=True)
+
+
+@pytest.mark.e2e
+def test_a_two_layer_gru_runs_through_the_batched_profile(tmp_path):
+    # Thread 002's model, one file in agents/, on the seed-batched (vmap) path the batched
+    # and gpu profiles take: doctor, training, analysis and report.
+    copy = copy_repository(tmp_path / "repo")
+    config = yaml.safe_load((copy / "config" / "config.yaml").read_text())
+    batched = dict(config["profiles"]["batched"], seeds=2, seeds_per_job=2, budget_scale=0.01,
+                   results="results/tiny-batched", experiments=["memory"])
+    config["profiles"]["tiny-batched"] = batched
+    config["experiments"] = {"memory": dict(config["experiments"]["memory"], agents=["gru", "gru2"],
+                                            envs=["CueRecall"], pairs=[])}
+    config["profile"] = "tiny-batched"
+    (copy / "config" / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    proc = snakemake("--cores", "2", cwd=copy, timeout=900)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    out = copy / "results" / "tiny-batched"
+    doctor = pd.read_csv(out / "doctor" / "gru2.csv")
+    assert set(doctor.loc[doctor["check"] == "seed_batched", "status"]) == {"PASS"}
+    runs = pd.read_parquet(out / "tables" / "runs.parquet")
+    gru2 = runs[runs["agent"] == "gru2"]
+    assert len(gru2) == 2 and (gru2["status"] == "finished").all()
+    info = json.loads(next((out / "runs").glob("CueRecall/gru2/*/seed0/run.json")).read_text())
+    assert info["config"]["backend"] == "torch"
+    assert "gru2" in (out / "report" / "index.html").read_text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bench.paper import analysis, questions
-from tests.test_analysis import CONFIG, make_context
+from tests.test_analysis import CONFIG, _fail, make_context
 
 GAUSSIAN = {**CONFIG, "experiments": {"baseline": {**CONFIG["experiments"]["baseline"], "envs": ["CartPole-v1", "GaussianTarget"]}}}
 
@@ -51,3 +51,19 @@ def test_adding_a_question_is_one_registration():
     finally:
         questions._REGISTRY.pop("test_only")
     assert "test_only" not in {q.name for q in questions.questions()}
+
+
+def test_an_answer_says_when_seeds_were_dropped_from_its_matrix(monkeypatch):
+    monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)  # 4-seed hand-made tables (tests/test_analysis.py)
+    config = {**CONFIG, "experiments": {"memory": {"agents": ["gru", "gru_reset"], "envs": ["CartPole-P", "CueRecall"]}}}
+    scores = {"gru": [400.0, 420.0, 440.0, 460.0], "gru_reset": [20.0, 22.0, 24.0, 26.0]}
+
+    def answer(context: analysis.Context) -> str:
+        return {a["name"]: a["answer"] for a in analysis.analyse(context, doctor=[])["questions"]}["hidden_state"]
+
+    whole = answer(make_context(config=config, scores=scores))
+    assert "Seeds dropped" not in whole and "n = 4 and 4 seeds per task" in whole
+    short = answer(_fail(make_context(config=config, scores=scores), "CueRecall", "gru", [3]))
+    assert "n = 3 and 4 seeds per task" in short
+    assert "Seeds dropped from this comparison: 1 finished seed left out" in short
+    assert "gru: 1 finished seed dropped to keep 3 per environment (CueRecall has 3)" in short

@@ -17,19 +17,22 @@ EVIL = "<script>alert(1)</script>"
 
 
 def minimal_context(label: str) -> dict:
-    cell = {"label": label, "text": "1.0 [0.5, 1.5]", "n": 3, "best": True, "tied": False, "no_learning": False,
-            "estimate": 1.0, "low": 0.5, "high": 1.5}
+    cell = {"label": label, "text": "1.0 [0.5, 1.5]", "n": 3, "n_text": "", "best": True, "tied": False,
+            "no_learning": False, "estimate": 1.0, "low": 0.5, "high": 1.5}
     floor_cell = {**cell, "label": "mlp", "best": False, "no_learning": True, "text": "0.1 [0.0, 0.2]"}
     interval = {"estimate": 1.0, "low": 0.5, "high": 1.5, "text": "1.0 [0.5, 1.5]"}
     experiment = {
         "name": "memory", "title": "Memory", "question": "Q?", "envs": ["CartPole-v1"], "labels": [label],
-        "table": {"labels": [label, "mlp"], "comparisons": 1,
+        "table": {"labels": [label, "mlp"], "comparisons": 1, "n_layout": "column", "column_n_text": ["n = 3", "n = 3"],
                   "rows": [{"env": "CartPole-v1", "floor_text": "9.5", "cells": [cell, floor_cell], "uninformative": False,
+                            "n_text": "",
                             "verdict": f"best: {label} (IQM difference to the runner-up mlp = 0.9 [0.5, 1.3], Holm-adjusted p = 0.01)"}]},
         "uninformative": ["CueRecall"], "uninformative_note": "Left out: CueRecall.",
         "aggregate": [{"label": label, "seeds": 3, "iqm": interval, "median": interval, "mean": interval}],
         "improvements": [{"x": label, "y": "mlp", "text": "0.6 [0.4, 0.8]", "verdict": "no clear difference",
-                          "sentence": "no clear difference, P(X > Y) = 0.6 [0.4, 0.8], Holm-adjusted p = 0.4", **interval}],
+                          "sentence": "no clear difference, P(X > Y) = 0.6 [0.4, 0.8], Holm-adjusted p = 0.4",
+                          "n_x": 3, "n_y": 3, "n_text": "3, 3", **interval}],
+        "seed_drops": [],
     }
     analysis = {
         "caveat": "This is a smoke/quick run (profile quick: 3 seeds per cell).", "alpha": 0.05, "min_test_seeds": 5,
@@ -90,6 +93,48 @@ def test_result_flags_and_verdicts_are_shown_as_words_with_numbers():
     assert "best: gru (IQM difference to the runner-up mlp = 0.9 [0.5, 1.3], Holm-adjusted p = 0.01)" in html
     assert "no clear difference, P(X &gt; Y) = 0.6 [0.4, 0.8], Holm-adjusted p = 0.4" in html
     assert "Holm-Bonferroni" in html
+
+
+def _results(html: str) -> str:
+    return html[html.index('id="results"'):html.index('id="ablations"')]
+
+
+def test_n_is_shown_where_the_analysis_puts_it():
+    context = minimal_context("gru")
+    html = render(context)
+    header = _results(html)[:_results(html).index("</thead>")]
+    assert header.count('<span class="n">n = 3</span>') == 2  # once per column, not in the cells
+    assert "n (X, Y; seeds per task)" in html and "<td>3, 3</td>" in html
+    table = context["analysis"]["experiments"]["memory"]["table"]
+    table["column_n_text"] = ["", ""]
+    table["rows"][0]["cells"][1]["n_text"] = "n = 2"
+    results = _results(render(context))
+    assert results.count('<span class="n">') == 1 and '0.1 [0.0, 0.2] <span class="n">n = 2</span>' in results
+    table["rows"][0]["cells"][1]["n_text"] = ""
+    table["rows"][0]["n_text"] = "n = 5"
+    assert '<td>CartPole-v1 <span class="n">n = 5</span></td>' in _results(render(context))
+
+
+def test_failed_seeds_are_shown_in_the_solve_counts():
+    context = minimal_context("gru")
+    context["analysis"]["bandits"] = [{"env": "DigitMatch-10", "seeds": 3, "samples": 100, "accuracy_text": "0.9 [0.8, 1.0]",
+                                       "samples_to_90_text": "100", "reached_90_text": "3/4 (1 failed, counted unsolved)"}]
+    context["analysis"]["time_to_threshold"] = [{"env": "CartPole-v1", "label": "gru", "threshold": 261.15,
+                                                 "solved_text": "2/4 (2 failed, counted unsolved)",
+                                                 "median_steps_text": "n/a", "median_seconds_text": "n/a"}]
+    questions = render(context)
+    questions = questions[questions.index('id="questions"'):questions.index('id="compute"')]
+    assert "<td>3/4 (1 failed, counted unsolved)</td>" in questions and "<td>2/4 (2 failed, counted unsolved)</td>" in questions
+
+
+def test_dropped_seeds_are_said_under_the_experiment():
+    context = minimal_context("gru")
+    assert "seed-drop" not in render(context)
+    drop = {"used_for": "the aggregate", "envs": ["CartPole-v1"], "dropped": 1, "variants": [],
+            "text": "Seeds dropped from the aggregate: 1 finished seed left out."}
+    context["analysis"]["experiments"]["memory"]["seed_drops"] = [drop]
+    results = _results(render(context))
+    assert '<p class="note warning seed-drop">Seeds dropped from the aggregate: 1 finished seed left out.</p>' in results
 
 
 def test_doctor_shows_failures_and_one_line_per_agent():
@@ -245,3 +290,36 @@ def test_a_subset_report_says_it_is_partial():
     context["plan"]["subset"] = "envs=CartPole-P"
     html = render(context)
     assert 'id="partial"' in html and "envs=CartPole-P" in html
+
+
+def _sweep_section(html: str) -> str:
+    return html[html.index('id="settings-sweep"'):]
+
+
+def test_the_settings_sweep_appendix_appears_only_when_the_tune_experiment_ran():
+    context = minimal_context("mlp")
+    quiet = _sweep_section(render(context))  # no "sweeps" in an analysis without one
+    assert 'class="sweep"' not in quiet
+    assert "docs/evidence.md" in quiet and "snakemake --cores 2 --config profile=tune" in quiet
+    assert render({**context, "analysis": {**context["analysis"], "sweeps": {}}}).count('class="sweep"') == 0
+    cell = {"label": "mlp [lr=0.003, num_envs=64]", "settings_text": "lr=0.003, num_envs=64", "text": "0.8 [0.7, 0.9]",
+            "n": 3, "chosen": True}
+    other = {**cell, "label": "mlp [lr=0.01, num_envs=64]", "settings_text": "lr=0.01, num_envs=64", "chosen": False,
+             "text": "0.5 [0.2, 0.6]"}
+    context["analysis"]["sweeps"] = {"tune": {
+        "name": "tune", "title": "Settings sweep", "agents_text": "mlp", "grid_text": "lr ∈ {0.003, 0.01} × num_envs ∈ {64}",
+        "combinations": 2, "seeds": 3,
+        "rows": [{"env": "CartPole-v1", "score": "normalised score", "note": "", "cells": [cell, other]},
+                 {"env": "GaussianTarget", "score": "normalised score", "cells": [other],
+                  "note": "the configured settings (lr=0.003, num_envs=16) are not in this grid"}]}}
+    context["figures"] = {"sensitivity_tune": "data:image/svg+xml;base64,AAAA"}
+    section = _sweep_section(render(context))
+    assert "docs/evidence.md" not in section
+    assert "lr ∈ {0.003, 0.01} × num_envs ∈ {64} (2 combinations), 3 seeds per combination" in section
+    assert ("Every variant of every experiment on an environment then trains with that environment's chosen settings"
+            in " ".join(section.split()))
+    assert 'src="data:image/svg+xml;base64,AAAA"' in section
+    assert ('<tr class="chosen"><td>CartPole-v1</td><td><code>lr=0.003, num_envs=64</code></td><td>0.8 [0.7, 0.9]</td>'
+            '<td>3</td><td>chosen</td></tr>') in section
+    assert section.count('<tr class="chosen">') == 1
+    assert "the configured settings (lr=0.003, num_envs=16) are not in this grid" in section

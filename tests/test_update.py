@@ -202,6 +202,28 @@ def test_degenerate_runs_are_named_by_symptom():
         _rows(explained_variance=[0.3] * 30 + [-0.5, -0.1] * 5)))
     # A short run (fewer than 40 updates) is too short to judge its critic.
     assert degenerate_run_warnings(_rows(explained_variance=[0.3, 0.2, -0.5, -0.1])) == []
+    assert "sits at its high action bound in 75%" in " ".join(degenerate_run_warnings(
+        _rows(mean_at_high=[0.95, 1.0, 0.99, 0.2], mean_at_low=[0.0] * 4)))
+
+
+def test_a_bang_bang_controller_using_both_bounds_is_not_stuck():
+    from bench.learn.update import degenerate_run_warnings
+
+    # CartPole's force pushed to -1 in half the states and +1 in the other half: healthy.
+    assert degenerate_run_warnings(_rows(mean_at_low=[0.5] * 4, mean_at_high=[0.5] * 4)) == []
+
+
+def test_a_gaussian_mean_stuck_at_its_bound_is_flagged_in_a_real_run():
+    from tests.broken_agents.unsquashed import UnsquashedAgent
+    from tests.test_doctor_kinds import registered
+
+    config = dict(env="GaussianTarget", steps=640, num_envs=16, seed=0)
+    with registered("broken_unsquashed", UnsquashedAgent):
+        broken = train(validate(RunConfig(agent="broken_unsquashed", **config)))
+    assert any("Gaussian mean sits at its" in w for w in broken.info["warnings"]), broken.info["warnings"]
+    healthy = train(validate(RunConfig(agent="mlp", **config)))
+    assert not any("Gaussian mean" in w for w in healthy.info["warnings"])
+    assert float(healthy.metrics["mean_at_high"].max()) == 0.0
 
 
 def test_normalised_advantages_of_one_episode_are_flagged_in_a_real_run():

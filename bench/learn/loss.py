@@ -21,6 +21,7 @@ the environment's returns (CartPole's reach 100, DigitMatch-100's -50).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any, Callable
 
@@ -34,6 +35,9 @@ from bench.learn.rollout import Rollout
 
 #: Smallest scale of the critic's targets: a batch whose returns are all equal has std 0.
 MIN_TARGET_STD = 1e-3
+#: A tanh-bounded Gaussian mean this far towards a bound (a fraction of the half range) passes
+#: back less than 1 % of its gradient: 1 - tanh(3)^2 = 0.0099.
+SATURATED = math.tanh(3.0)
 
 
 class RunningMeanBaseline:
@@ -71,6 +75,8 @@ class PolicyTerms:
     entropy: torch.Tensor
     baseline: torch.Tensor  # mean baseline subtracted (for the log)
     return_mean: torch.Tensor  # mean return-to-go of the batch (feeds the running-mean baseline)
+    mean_at_low: torch.Tensor  # fraction of steps (x action dims) whose Gaussian mean is saturated at the low bound
+    mean_at_high: torch.Tensor  # ... at the high bound (both 0 for other heads)
 
     @classmethod
     def sum(cls, parts: list["PolicyTerms"]) -> "PolicyTerms":
@@ -120,6 +126,23 @@ def column_chunks(steps: int, num_envs: int, max_rows: int | None) -> list[slice
     chunks = -(-num_envs // max(1, max_rows // rows_per_column))
     bounds = [num_envs * i // chunks for i in range(chunks + 1)]
     return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+
+
+def mean_at_bounds(head: nn.Module, dist: Any, mask: torch.Tensor, count: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fractions of valid steps (averaged over action dims) whose tanh-bounded Gaussian mean is
+    saturated (``SATURATED``) at the low and at the high bound; zeros for other heads.
+
+    ``dist`` is the head's distribution over ``[T, B]``; ``mask`` ``[T, B]``. A mean stuck
+    at one bound gets almost no gradient and stays there (issue "Your own agent", item 6).
+    """
+    if not getattr(head, "bounded", False):
+        zero = torch.zeros((), device=mask.device)
+        return zero, zero
+    position = ((dist.base_dist.loc - head.centre) / head.half_range).detach()  # [T, B, A] in (-1, 1)
+    low = _masked_mean((position <= -SATURATED).float().mean(-1), mask, count)
+    high = _masked_mean((position >= SATURATED).float().mean(-1), mask, count)
+    return low, high
 
 
 def returns_to_go(rollout: Rollout, config: RunConfig) -> torch.Tensor:
@@ -236,7 +259,8 @@ def policy_gradient_loss(
     mean_entropy = _masked_mean(entropy, mask, count)
     total = policy_loss - config.entropy_coef * mean_entropy
     return PolicyTerms(total, policy_loss, mean_entropy, _masked_mean(baseline, mask, count),
-                       _masked_mean(returns, mask, count).detach())
+                       _masked_mean(returns, mask, count).detach(),
+                       *mean_at_bounds(policy.action_head, dist, mask, count))
 
 
 def value_loss(policy: Policy, rollout: Rollout, config: RunConfig, scale: tuple[torch.Tensor, torch.Tensor],

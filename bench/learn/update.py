@@ -51,7 +51,7 @@ class Learner(Protocol):
     def policy_gradients(self, rollout: Any, running_mean: torch.Tensor | None, scale: Scale | None,
                          active: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Gradients of the actor's loss (actor parameters only) and its terms
-        ``{total, policy, entropy, baseline, return_mean}``, each ``[S]``."""
+        ``POLICY_TERMS`` (``bench.learn.loss``), each ``[S]``."""
 
     def critic_targets(self, rollout: Any, scale: Scale) -> tuple[Any, Scale]:
         """Each seed's critic targets (``V`` from ``scale``; kept fixed for the update's value
@@ -139,7 +139,8 @@ class LearningRule:
         grads, terms = learner.policy_gradients(rollout, running_mean, self.scale, active)
         grads, grad_norm = clip_per_seed(grads, self.max_norm)
         columns = {"loss": terms["total"], "policy_loss": terms["policy"], "entropy": terms["entropy"],
-                   "baseline_mean": terms["baseline"], "grad_norm": grad_norm}
+                   "baseline_mean": terms["baseline"], "grad_norm": grad_norm,
+                   "mean_at_low": terms["mean_at_low"], "mean_at_high": terms["mean_at_high"]}
         problems = first_non_finite({k: columns[k] for k in ("policy_loss", "entropy", "loss", "grad_norm")})
         stepping = active & ~torch.tensor([p is not None for p in problems], device=active.device)
         params = dict(learner.params)
@@ -188,6 +189,9 @@ DEGENERATE_FRACTION = 0.5
 #: A critic is judged only after this many updates: early in a run, or in a short one, its
 #: explained variance on fresh data is often below 0 while it is still learning the scale.
 MIN_UPDATES_FOR_CRITIC_WARNING = 40
+#: The Gaussian mean "sits at a bound" in an update where more than this fraction of its steps are
+#: saturated on that one side; a bang-bang controller (CartPole's force) uses both bounds.
+STUCK_AT_BOUND = 0.9
 
 
 def degenerate_run_warnings(rows: list[dict[str, Any]]) -> list[str]:
@@ -212,6 +216,11 @@ def degenerate_run_warnings(rows: list[dict[str, Any]]) -> list[str]:
     if bool((quarter["entropy"].abs() < 1e-3).any()) and bool((table["entropy"] >= 0).all()):
         found.append("the policy's entropy collapsed to ~0 within the first quarter of training (deterministic "
                      "too early: a larger entropy bonus or a smaller step size)")
+    for side in ("low", "high"):
+        stuck = float((table.get(f"mean_at_{side}", pd.Series([0.0])) > STUCK_AT_BOUND).mean())
+        if stuck > DEGENERATE_FRACTION:
+            found.append(f"the Gaussian mean sits at its {side} action bound in {stuck:.0%} of updates (its tanh "
+                         "passes back almost no gradient there: a smaller step size, or smaller initial outputs)")
     if "explained_variance" in table and len(table) >= MIN_UPDATES_FOR_CRITIC_WARNING:
         late = table["explained_variance"].tail(max(1, len(table) // 4)).dropna()
         if len(late) and float(late.mean()) <= 0:

@@ -15,8 +15,14 @@ The rules that keep a claim honest (Agarwal et al. 2021; Holm 1979):
 - an environment where no variant clears the floor is uninformative at this budget
   and left out of the experiment's aggregate and its probabilities of improvement;
 - the probabilities of improvement of an experiment are one Holm family;
-- time to threshold counts unsolved seeds as censored (median only when more than
-  half solved).
+- time to threshold counts unsolved seeds, failed runs included, as censored (median
+  only when more than half solved);
+- a matrix of seeds x environments keeps the same number of seeds in every environment
+  (the stratified bootstrap needs it), and the seeds it drops are recorded and shown;
+- every interval shows n, the finished seeds it rests on, and the "not evidence" banner
+  counts finished seeds, not planned ones;
+- a settings sweep (the ``tune`` experiment) is shown as IQMs with intervals per environment and
+  setting, the configuration's choice marked, and no verdict: its few seeds are read, not tested.
 """
 
 from __future__ import annotations
@@ -52,6 +58,12 @@ EVIDENCE_BUDGET_SCALE = 1.0
 __all__ = ["ALPHA", "fmt", "interval_text", "p_text"]
 
 
+#: Experiments that are settings sweeps, not ablations: each gets a sensitivity table (and the report a
+#: figure and an appendix section). The config schema has no flag for it, so the name decides: ``tune``,
+#: the experiment of the ``tune`` profile, the sweep behind ``env_settings``.
+SWEEP_EXPERIMENTS = ("tune",)
+
+
 @dataclass
 class Context:
     plan: Plan
@@ -59,6 +71,9 @@ class Context:
     curves: pd.DataFrame
     membership: pd.DataFrame
     rng: np.random.Generator
+    #: the pipeline configuration (its ``defaults`` and ``env_settings`` mark a sweep's chosen settings);
+    #: None: not given, nothing is marked
+    config: dict[str, Any] | None = None
 
 
 def finished(runs: pd.DataFrame) -> pd.DataFrame:
@@ -78,12 +93,61 @@ def variant_order(ctx: Context, experiment: str) -> list[str]:
 
 
 def score_matrix(runs: pd.DataFrame, label: str, env_ids: list[str], column: str) -> np.ndarray:
-    """``[num_seeds, num_envs]`` of ``column`` for one variant (seeds present in every env)."""
+    """``[num_seeds, num_envs]`` of ``column`` for one variant: in each environment its ``num_seeds``
+    lowest-numbered finished seeds, ``num_seeds`` the fewest any of ``env_ids`` has.
+
+    The stratified bootstrap (``bench.paper.stats``) resamples a seeds x tasks matrix, so every task
+    needs the same number of runs; the extra seeds are dropped by seed number (never by score), and
+    :func:`dropped_seeds` records what was dropped so the report can say so. Empty when an
+    environment has no finished seed.
+    """
     per_env = [runs[(runs["label"] == label) & (runs["env"] == env)].sort_values("seed")[column].to_numpy() for env in env_ids]
     if not per_env or min(len(v) for v in per_env) == 0:
         return np.empty((0, len(env_ids)))
     count = min(len(v) for v in per_env)
     return np.stack([v[:count] for v in per_env], axis=1)
+
+
+def seed_counts(runs: pd.DataFrame, label: str, env_ids: list[str]) -> dict[str, int]:
+    """env -> number of finished seeds of one variant (``runs`` holds finished runs only)."""
+    chosen = runs[runs["label"] == label]
+    return {env: int((chosen["env"] == env).sum()) for env in env_ids}
+
+
+def dropped_seeds(runs: pd.DataFrame, labels: list[str], env_ids: list[str], used_for: str) -> dict[str, Any] | None:
+    """What :func:`score_matrix` drops from these variants over ``env_ids``; None when nothing is.
+
+    Per variant whose environments have unequal numbers of finished seeds: ``kept`` (seeds per
+    environment in its matrix), ``dropped`` (finished seeds left out) and ``short`` (the cells,
+    ``{"env", "n"}``, with fewer finished seeds than its fullest environment). ``text`` says so in
+    words for the report; ``used_for`` names the statistics the matrices feed.
+    """
+    variants = []
+    for label in labels:
+        counts = seed_counts(runs, label, env_ids)
+        if not counts or min(counts.values()) == max(counts.values()):
+            continue
+        kept, most = min(counts.values()), max(counts.values())
+        variants.append({"label": label, "kept": kept, "dropped": sum(counts.values()) - kept * len(counts),
+                         "short": [{"env": env, "n": n} for env, n in counts.items() if n < most]})
+    if not variants:
+        return None
+    return {"used_for": used_for, "envs": list(env_ids), "dropped": sum(v["dropped"] for v in variants),
+            "variants": variants, "text": _dropped_text(variants, used_for)}
+
+
+def _dropped_text(variants: list[dict[str, Any]], used_for: str) -> str:
+    def one(variant: dict[str, Any]) -> str:
+        short = ", ".join(f"{cell['env']} has {cell['n']}" for cell in variant["short"])
+        if variant["kept"] == 0:
+            return f"{variant['label']} is left out ({short}; its other {variant['dropped']} finished seeds are unused)"
+        return (f"{variant['label']}: {variant['dropped']} finished seed{'s' if variant['dropped'] != 1 else ''} dropped "
+                f"to keep {variant['kept']} per environment ({short})")
+
+    total = sum(v["dropped"] for v in variants)
+    return (f"Seeds dropped from {used_for}: {total} finished seed{'s' if total != 1 else ''} left out, because "
+            "the stratified bootstrap needs the same number of seeds in every environment of a variant (the "
+            "lowest-numbered are kept). " + "; ".join(one(v) for v in variants) + ".")
 
 
 def floors(ctx: Context) -> dict[str, float]:
@@ -172,7 +236,25 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
         row["uninformative"] = bool(scored) and all(c["no_learning"] for c in scored)
         for cell in row["cells"]:
             cell.pop("scores", None)
-    return {"labels": labels, "rows": rows, "comparisons": len(family)}
+    return {"labels": labels, "rows": rows, "comparisons": len(family), **seed_count_texts(rows)}
+
+
+def seed_count_texts(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the table shows n (finished seeds each interval rests on), set as ``n_text`` strings.
+
+    Once per column (``column_n_text``, aligned with the labels) when every column has one n,
+    else once per row (``row["n_text"]``) when every row has one n, else in every cell
+    (``cell["n_text"]``); the other places get "". Returns ``{"n_layout", "column_n_text"}``.
+    """
+    columns = [{row["cells"][i]["n"] for row in rows} for i in range(len(rows[0]["cells"]))] if rows else []
+    layout = ("column" if all(len(c) == 1 for c in columns)
+              else "row" if all(len({cell["n"] for cell in row["cells"]}) == 1 for row in rows) else "cell")
+    for row in rows:
+        row["n_text"] = f"n = {row['cells'][0]['n']}" if layout == "row" and row["cells"] else ""
+        for cell in row["cells"]:
+            cell["n_text"] = f"n = {cell['n']}" if layout == "cell" else ""
+    column_n = [f"n = {next(iter(c))}" if layout == "column" else "" for c in columns]
+    return {"n_layout": layout, "column_n_text": column_n}
 
 
 def aggregate_scores(ctx: Context, experiment: str, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -256,10 +338,11 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = ()) -
         x_scores, y_scores = score_matrix(runs, x, env_ids, "normalised_score"), score_matrix(runs, y, env_ids, "normalised_score")
         if len(x_scores) and len(y_scores):
             test = stats.probability_of_improvement_test(x_scores, y_scores, min(ctx.plan.bootstrap_replicates, 1000), ctx.rng)
-            pairs.append((x, y, test, min(len(x_scores), len(y_scores))))
+            pairs.append((x, y, test, (len(x_scores), len(y_scores))))
     adjusted = stats.with_holm([test for _, _, test, _ in pairs])
     out = []
-    for (x, y, _, seeds), test in zip(pairs, adjusted):
+    for (x, y, _, (n_x, n_y)), test in zip(pairs, adjusted):
+        seeds = min(n_x, n_y)
         if seeds < MIN_TEST_SEEDS:
             verdict = "too few seeds to tell"
             sentence = (f"too few seeds to tell, P(X > Y) = {fmt(test.estimate)} from {seeds} seed"
@@ -269,7 +352,8 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = ()) -
             sentence = poi_sentence(verdict, test)
         out.append({"x": x, "y": y, "estimate": test.estimate, "low": test.low, "high": test.high,
                     "p_value": test.p_value, "adjusted_p": test.adjusted_p, "text": interval_text(test),
-                    "verdict": verdict, "sentence": sentence})
+                    "verdict": verdict, "sentence": sentence, "n_x": n_x, "n_y": n_y,
+                    "n_text": f"{n_x}, {n_y}"})
     return out
 
 
@@ -326,7 +410,7 @@ def profiles(ctx: Context) -> pd.DataFrame:
     rows = []
     for experiment in ctx.plan.experiments:
         runs = experiment_runs(ctx, experiment)
-        env_ids = [e for e in ctx.plan.experiments[experiment]["envs"] if not math.isnan(envs.spec_for(e).random_score)]
+        env_ids = normalisable_envs(ctx, experiment)
         for label in variant_order(ctx, experiment):
             scores = score_matrix(runs, label, env_ids, "normalised_score")
             if len(scores) == 0:
@@ -338,35 +422,57 @@ def profiles(ctx: Context) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["experiment", "label", "tau", "fraction", "low", "high"])
 
 
+#: statuses of a run that was trained and ended without reaching the end of its budget (diverged or
+#: crashed): in a solve-time summary it is an unsolved seed of its cell, censored, not a dropped one
+CENSORED_STATUSES = ("failed",)
+
+
+def attempted(runs: pd.DataFrame) -> pd.DataFrame:
+    """Finished runs and failed ones (``missing`` runs never ran: they are no seed of any summary)."""
+    return runs[runs["status"].isin(("finished", *CENSORED_STATUSES))]
+
+
 def time_to_threshold(ctx: Context) -> list[dict[str, Any]]:
-    """Steps and wall-clock until the smoothed training return reaches the solve threshold."""
+    """Steps and wall-clock until the smoothed training return reaches the solve threshold.
+
+    A failed run counts as a seed that never solved (censored): dropping it would make the
+    fraction solved, and the censored median, look better exactly when a variant diverges.
+    """
     out = []
-    for (env, label), group in finished(ctx.runs).groupby(["env", "label"], sort=False):
+    for (env, label), group in attempted(ctx.runs).groupby(["env", "label"], sort=False):
         spec = envs.spec_for(env)
         if math.isnan(spec.random_score):
             continue
         threshold = spec.random_score + ctx.plan.solve_fraction * (spec.target_score - spec.random_score)
         steps_needed, seconds_needed = [], []  # NaN: never reached within the budget (censored)
         for _, run in group.iterrows():
+            if run["status"] != "finished":
+                steps_needed.append(math.nan)
+                seconds_needed.append(math.nan)
+                continue
             curve = ctx.curves[(ctx.curves["env"] == env) & (ctx.curves["agent"] == run["agent"])
                                & (ctx.curves["variant"] == run["variant"]) & (ctx.curves["seed"] == run["seed"])]
             steps, values = smoothed_curve(curve, "return_mean")
             steps_needed.append(stats.first_crossing(steps, values, threshold))
             seconds_needed.append(stats.first_crossing(curve["wall_time"].to_numpy(), values, threshold))
-        out.append({"env": env, "label": label, "threshold": threshold, **censored_times(steps_needed, seconds_needed)})
+        failed = int((group["status"] != "finished").sum())
+        out.append({"env": env, "label": label, "threshold": threshold,
+                    **censored_times(steps_needed, seconds_needed, failed)})
     return out
 
 
-def censored_times(steps_needed: list[float], seconds_needed: list[float]) -> dict[str, Any]:
+def censored_times(steps_needed: list[float], seconds_needed: list[float], failed: int = 0) -> dict[str, Any]:
     """Fraction of seeds solved; median steps and seconds with unsolved seeds censored
-    (reported only when more than half of the seeds solved)."""
+    (reported only when more than half of the seeds solved). ``failed`` of the seeds (already NaN
+    in the lists) are failed runs, named in ``solved_text``."""
     seeds = len(steps_needed)
     solved = int(sum(not math.isnan(s) for s in steps_needed))
     median_steps = stats.censored_median(np.array(steps_needed, float))
     median_seconds = stats.censored_median(np.array(seconds_needed, float))
     unsolved = f"not reached by more than half of the seeds ({solved}/{seeds})"
-    return {"seeds": seeds, "solved": solved, "fraction_solved": solved / seeds if seeds else math.nan,
-            "solved_text": f"{solved}/{seeds}", "median_steps": median_steps, "median_seconds": median_seconds,
+    solved_text = f"{solved}/{seeds}" + (f" ({failed} failed, counted unsolved)" if failed else "")
+    return {"seeds": seeds, "solved": solved, "failed": failed, "fraction_solved": solved / seeds if seeds else math.nan,
+            "solved_text": solved_text, "median_steps": median_steps, "median_seconds": median_seconds,
             "median_steps_text": unsolved if math.isnan(median_steps) else fmt(median_steps),
             "median_seconds_text": unsolved if math.isnan(median_seconds) else fmt(median_seconds)}
 
@@ -405,14 +511,17 @@ def speed_ratio(ctx: Context, numerator: str, denominator: str) -> dict[str, Any
 
 
 def bandit_results(ctx: Context) -> list[dict[str, Any]]:
-    """Accuracy on the one-step tasks, and the samples needed to reach 90 % training accuracy."""
+    """Accuracy on the one-step tasks (finished runs), and the samples needed to reach 90 % training
+    accuracy (failed runs counted as never reaching it, censored)."""
     out = []
-    done = finished(ctx.runs)
-    default_runs = done[done["variant"] == "default"]
+    default_runs = attempted(ctx.runs)
+    default_runs = default_runs[(default_runs["variant"] == "default") & (default_runs["agent"] == "mlp")]
     for env in ("DigitMatch-10", "DigitMatch-100", "GaussianTarget"):
-        group = default_runs[(default_runs["env"] == env) & (default_runs["agent"] == "mlp")]
+        tried = default_runs[default_runs["env"] == env]
+        group = finished(tried)
         if len(group) == 0:
             continue
+        failed = len(tried) - len(group)  # censored: never reached 90 %
         accuracy = stats.bootstrap_interval(group["final_success_rate"].to_numpy(), stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng)
         samples = []
         for _, run in group.iterrows():
@@ -420,9 +529,11 @@ def bandit_results(ctx: Context) -> list[dict[str, Any]]:
                                & (ctx.curves["variant"] == run["variant"]) & (ctx.curves["seed"] == run["seed"])]
             steps, success = smoothed_curve(curve, "success_rate")
             samples.append(stats.first_crossing(steps, success, 0.9))
-        times = censored_times(samples, samples)
+        samples += [math.nan] * failed
+        times = censored_times(samples, samples, failed)
         entry = {"env": env, "seeds": int(len(group)), "accuracy": accuracy.as_dict(), "accuracy_text": interval_text(accuracy),
                  "samples": int(group["env_steps"].median()), "reached_90": times["solved"],
+                 "solve_seeds": times["seeds"], "reached_90_text": times["solved_text"],
                  "samples_to_90": times["median_steps"], "samples_to_90_text": times["median_steps_text"]}
         if env == "GaussianTarget":
             distance = np.sqrt(np.clip(-group["final_score"].to_numpy(), 0, None))
@@ -461,17 +572,39 @@ def doctor_summary(rows: list[dict[str, str]]) -> dict[str, Any]:
     return {"failures": failures, "agents": agents, "checks": len(rows)}
 
 
-def caveat(plan: Plan) -> str:
-    """A warning for the top of the report when the run is too small to be evidence; empty otherwise."""
+def fewest_finished(plan: Plan, runs: pd.DataFrame) -> tuple[int, str]:
+    """The smallest number of finished seeds of any planned cell (env, agent, variant), and that
+    cell as ``env / label``; a cell none of whose runs finished counts 0."""
+    cells = {(run.env, run.agent, run.variant): f"{run.env} / {run.label}" for run in plan.runs}
+    done = finished(runs).groupby(["env", "agent", "variant"]).size()
+    counts = {cell: int(done.get(cell, 0)) for cell in cells}
+    if not counts:
+        return 0, "no planned cell"
+    cell = min(counts, key=counts.get)  # the first sparsest, in plan order
+    return counts[cell], cells[cell]
+
+
+def caveat(plan: Plan, runs: pd.DataFrame) -> str:
+    """A warning for the top of the report when the run is too small to be evidence; empty otherwise.
+
+    Counts finished seeds, not planned ones: a 10-seed profile where most runs of a cell failed
+    rests on the few that finished, and its intervals are as weak as a smoke run's.
+    """
+    planned = len(plan.seeds)
+    fewest, cell = fewest_finished(plan, runs)
     reasons = []
-    if len(plan.seeds) < EVIDENCE_SEEDS:
-        reasons.append(f"{len(plan.seeds)} seeds per cell (fewer than {EVIDENCE_SEEDS})")
+    if fewest < EVIDENCE_SEEDS:
+        reasons.append(f"{planned} seeds per cell, all finished (fewer than {EVIDENCE_SEEDS})" if fewest == planned else
+                       f"only {fewest} of {planned} planned seeds finished in {cell} (fewer than {EVIDENCE_SEEDS})")
     if plan.budget_scale < EVIDENCE_BUDGET_SCALE:
         reasons.append(f"budget scale {plan.budget_scale:g} (the full budgets are scale {EVIDENCE_BUDGET_SCALE:g})")
     if not reasons:
         return ""
-    return (f"This is a smoke/quick run (profile {plan.profile}: {' and '.join(reasons)}). "
-            "It shows that the pipeline works; its numbers are not evidence for or against any variant.")
+    if planned < EVIDENCE_SEEDS or plan.budget_scale < EVIDENCE_BUDGET_SCALE:
+        return (f"This is a smoke/quick run (profile {plan.profile}: {' and '.join(reasons)}). "
+                "It shows that the pipeline works; its numbers are not evidence for or against any variant.")
+    return (f"Too few runs finished (profile {plan.profile}: {' and '.join(reasons)}). "
+            "The tables rest on the finished seeds alone; their numbers are not evidence for or against any variant.")
 
 
 def experiments_that_ran(ctx: Context) -> list[str]:
@@ -491,7 +624,107 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
         "envs": list(spec["envs"]), "labels": variant_order(ctx, name), "table": table,
         "uninformative": list(uninformative), "uninformative_note": note,
         "aggregate": aggregate_scores(ctx, name, uninformative), "improvements": improvements(ctx, name, uninformative),
+        "seed_drops": experiment_seed_drops(ctx, name, uninformative),
     }
+
+
+def experiment_seed_drops(ctx: Context, name: str, uninformative: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The seeds :func:`score_matrix` drops from the experiment's multi-environment statistics: the
+    aggregate and probabilities of improvement (informative environments), and the performance
+    profiles (every normalisable environment) when those are other environments. Empty: none dropped."""
+    runs, labels = experiment_runs(ctx, name), variant_order(ctx, name)
+    aggregate_envs, profile_envs = normalisable_envs(ctx, name, uninformative), normalisable_envs(ctx, name)
+    drops = [dropped_seeds(runs, labels, aggregate_envs, "the aggregate and the probabilities of improvement")]
+    if profile_envs != aggregate_envs:
+        drops.append(dropped_seeds(runs, labels, profile_envs, "the performance profiles"))
+    return [drop for drop in drops if drop]
+
+
+def is_sweep(name: str) -> bool:
+    """Whether an experiment is a settings sweep (:data:`SWEEP_EXPERIMENTS`)."""
+    return name in SWEEP_EXPERIMENTS
+
+
+def chosen_settings(ctx: Context, env: str, keys: list[str]) -> dict[str, Any] | None:
+    """The values of ``keys`` that every variant of the other experiments trains with on ``env``: the
+    configuration's ``defaults`` merged with its ``env_settings`` of ``env``, as the plan merges them (a
+    profile's ``options`` are left out: no profile of the paper sets a swept option), then the RunConfig
+    defaults. None when the context carries no configuration."""
+    if ctx.config is None:
+        return None
+    settings = {**ctx.config.get("defaults", {}), **ctx.config.get("env_settings", {}).get(env, {})}
+    return {key: settings.get(key, _default(key)) for key in keys}
+
+
+def _value_text(value: Any) -> str:
+    """An option value as the labels write it: ``0.003``, ``64``, ``true``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _same_setting(a: Any, b: Any) -> bool:
+    """Equal, without letting ``True`` stand for ``1`` (64 and 64.0 are the same number)."""
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+def sensitivity_table(ctx: Context, experiment: str) -> dict[str, Any]:
+    """A settings sweep, per environment and per option combination: the IQM of the normalised final
+    score over seeds [95 % stratified-bootstrap CI] and n (the final score where the environment has no
+    reference scores), and whether the combination is the one the configuration chose for the
+    environment (:func:`chosen_settings`). No test and no "best": a sweep of a few seeds is read, not tested.
+
+    ``x`` is the option on the figure's x axis (``lr`` when swept, else the first); every cell's ``line``
+    names its values of the other options (and its agent when the sweep has several).
+    """
+    spec = ctx.plan.experiments[experiment]
+    keys = list(spec.get("options", {}))
+    agents = list(spec["agents"])
+    runs = experiment_runs(ctx, experiment)
+    labels = variant_order(ctx, experiment)
+    members = ctx.membership[ctx.membership["experiment"] == experiment].drop_duplicates("label").set_index("label")
+    x = "lr" if "lr" in keys else (keys[0] if keys else "")
+    settings_of, line_of = {}, {}
+    for label in labels:
+        options = json.loads(members.loc[label, "options"])
+        settings_of[label] = {key: options.get(key, _default(key)) for key in keys}
+        line = [f"{key}={_value_text(settings_of[label][key])}" for key in keys if key != x]
+        line_of[label] = ", ".join(([members.loc[label, "agent"]] if len(agents) > 1 else []) + line) or label
+    rows = []
+    for env in spec["envs"]:
+        normalised = not math.isnan(envs.spec_for(env).random_score)
+        chosen = chosen_settings(ctx, env, keys)
+        cells = []
+        for label in labels:
+            values = settings_of[label]
+            scores = score_matrix(runs, label, [env], "normalised_score" if normalised else "final_score")
+            cell = {"label": label, "agent": str(members.loc[label, "agent"]), "settings": values,
+                    "settings_text": ", ".join(f"{key}={_value_text(values[key])}" for key in keys),
+                    "x": values.get(x), "x_text": _value_text(values[x]) if x else "", "line": line_of[label],
+                    "n": int(len(scores)), "n_text": f"n = {len(scores)}",
+                    "chosen": chosen is not None and all(_same_setting(values[k], chosen[k]) for k in keys)}
+            if len(scores):
+                interval = stats.bootstrap_interval(scores, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng)
+                cell.update(**interval.as_dict(), text=interval_text(interval))
+            else:
+                cell.update(estimate=math.nan, low=math.nan, high=math.nan, text="missing")
+            cells.append(cell)
+        chosen_text = ", ".join(f"{key}={_value_text(chosen[key])}" for key in keys) if chosen is not None else ""
+        in_grid = any(cell["chosen"] for cell in cells)
+        if chosen is None:
+            note = "chosen settings not marked (the analysis was given no configuration)"
+        elif not in_grid:
+            note = f"the configured settings ({chosen_text}) are not in this grid"
+        else:
+            note = ""
+        rows.append({"env": env, "score": "normalised score" if normalised else "final score",
+                     "chosen": chosen, "chosen_text": chosen_text, "chosen_in_grid": in_grid, "note": note,
+                     "cells": cells})
+    grid = " × ".join(f"{key} ∈ {{{', '.join(_value_text(v) for v in spec['options'][key])}}}" for key in keys)
+    return {"name": experiment, "title": spec.get("title", experiment), "options": keys, "x": x,
+            "agents": agents, "agents_text": ", ".join(agents), "grid_text": grid or "no options",
+            "combinations": math.prod(len(values) for values in spec.get("options", {}).values()),
+            "seeds": len(ctx.plan.seeds), "labels": labels, "rows": rows}
 
 
 def introduction(ctx: Context, ran: list[str]) -> str:
@@ -500,8 +733,10 @@ def introduction(ctx: Context, ran: list[str]) -> str:
     if not titles:
         return "No experiment of this profile has a finished run yet."
     listed = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+    planned, (fewest, _) = len(ctx.plan.seeds), fewest_finished(ctx.plan, ctx.runs)
+    seeds = f"{planned} seeds per cell" + (f" ({fewest} finished in the sparsest cell)" if fewest < planned else "")
     return (f"We train REINFORCE agents that differ in one design choice at a time and report "
-            f"{len(titles)} experiment{'s' if len(titles) > 1 else ''} ({listed}), with {len(ctx.plan.seeds)} seeds per cell. "
+            f"{len(titles)} experiment{'s' if len(titles) > 1 else ''} ({listed}), with {seeds}. "
             "Scores are interquartile means (IQM) with 95 % stratified-bootstrap confidence intervals over seeds; "
             "differences are tested with the bootstrap and Holm-adjusted within each experiment.")
 
@@ -520,6 +755,11 @@ class QuestionContext:
         """``[num_seeds, num_envs]`` of ``column`` for one variant of one experiment."""
         return score_matrix(experiment_runs(self.data, experiment), label, env_ids, column)
 
+    def seed_note(self, experiment: str, labels: list[str], env_ids: list[str]) -> str:
+        """A sentence naming the seeds :meth:`scores` drops for ``labels`` over ``env_ids``; "" when none."""
+        drop = dropped_seeds(experiment_runs(self.data, experiment), labels, env_ids, "this comparison")
+        return drop["text"] if drop else ""
+
     def poi(self, x: np.ndarray, y: np.ndarray) -> stats.Test:
         """P(X > Y) with its CI and p-value: a single test, outside the experiments' Holm families."""
         test = stats.probability_of_improvement_test(x, y, min(self.data.plan.bootstrap_replicates, 1000), self.data.rng)
@@ -532,7 +772,7 @@ class QuestionContext:
         if seeds < MIN_TEST_SEEDS:
             return (f"too few seeds to tell, P(X > Y) = {fmt(test.estimate)} from {seeds} seed"
                     f"{'s' if seeds > 1 else ''} (a test needs {MIN_TEST_SEEDS})")
-        return poi_sentence(poi_verdict(test), test, family=False)
+        return poi_sentence(poi_verdict(test), test, family=False) + f"; n = {len(x)} and {len(y)} seeds per task"
 
     def informative_envs(self, experiment: str, envs: list[str]) -> list[str]:
         """``envs`` less those the experiment found uninformative at this budget."""
@@ -589,8 +829,8 @@ def analyse(ctx: Context, doctor: list[dict[str, str]]) -> dict[str, Any]:
     cell_vs_layer = speed_ratio(ctx, "gru", "gru_cell")
     bandits = bandit_results(ctx)
     qctx = QuestionContext(ctx, experiments, bandits, cell_vs_layer)
-    return {
-        "caveat": caveat(ctx.plan),
+    result = {
+        "caveat": caveat(ctx.plan, ctx.runs),
         "introduction": introduction(ctx, ran),
         "not_run": [ctx.plan.experiments[n].get("title", n) for n in ctx.plan.experiments if n not in ran],
         "floors": {env: {"value": value, "text": floor_text(value)} for env, value in env_floors.items()},
@@ -609,6 +849,9 @@ def analyse(ctx: Context, doctor: list[dict[str, str]]) -> dict[str, Any]:
         "doctor": doctor_summary(doctor),
         "counts": {"planned": int(len(ctx.runs)), "finished": int((ctx.runs["status"] == "finished").sum())},
     }
+    # Last, so that a sweep's bootstrap draws leave every other number as it is without one.
+    result["sweeps"] = {name: sensitivity_table(ctx, name) for name in ran if is_sweep(name)}
+    return result
 
 
 def parameter_counts(ctx: Context) -> dict[str, dict[str, Any]]:
@@ -654,8 +897,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--doctor", nargs="*", default=[], help="doctor CSV files")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    plan = load_plan(json.loads(args.config_json), check_registries=False)
-    ctx = Context(plan, *load_tables(Path(args.tables)), np.random.default_rng(plan.bootstrap_seed))
+    config = json.loads(args.config_json)
+    plan = load_plan(config, check_registries=False)
+    ctx = Context(plan, *load_tables(Path(args.tables)), np.random.default_rng(plan.bootstrap_seed), config)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = analyse(ctx, read_doctor(args.doctor))

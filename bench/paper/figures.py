@@ -4,7 +4,9 @@
 ``curves_<experiment>.svg`` (IQM learning curves with 95 % bands),
 ``aggregate_<experiment>.svg`` (normalised IQM with CIs),
 ``profile_<experiment>.svg`` (performance profiles) and, where the experiment
-has ablation pairs, ``improvement_<experiment>.svg``.
+has ablation pairs, ``improvement_<experiment>.svg``; per settings sweep (the
+``tune`` experiment), ``sensitivity_<experiment>.svg`` (normalised IQM against
+the step size, one line per value of the other options, the chosen setting ringed).
 
 Every variant keeps one style across figures: its own colour from seaborn's
 colour-blind-safe "colorblind" palette (10 colours; Okabe & Ito-like) and its own
@@ -134,6 +136,79 @@ def performance_profiles(profiles: pd.DataFrame, labels: list[str], title: str, 
     _save(figure, path)
 
 
+#: how the configuration's chosen setting is marked in a sensitivity panel: a black ring around its point
+CHOSEN_MARKER = {"marker": "o", "markersize": 12, "markerfacecolor": "none", "markeredgecolor": "black",
+                 "markeredgewidth": 1.3, "linestyle": "none"}
+#: horizontal offset between the lines of a sensitivity panel (a fraction of a decade, or of a category)
+DODGE = 0.05
+
+
+def _sweep_positions(values: list) -> tuple[dict, bool]:
+    """x value -> position: the value itself on a log axis when every value is a positive number, else
+    the category's index. Returns (positions, logarithmic)."""
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values)
+    ordered = sorted(set(values)) if numeric else list(dict.fromkeys(values))
+    return ({v: (v if numeric else float(i)) for i, v in enumerate(ordered)}, numeric)
+
+
+def sensitivity(sweep: dict, title: str, path: Path) -> None:
+    """One panel per environment of a settings sweep: x = the swept step size (``sweep["x"]``, log scale),
+    one line per value of the other options, y = IQM of the normalised final score with its 95 % CI as error
+    bars; the configuration's chosen setting ringed in black."""
+    rows = sweep["rows"]
+    columns = min(3, len(rows))
+    grid_rows = math.ceil(len(rows) / columns)
+    figure, axes = plt.subplots(grid_rows, columns, figsize=(3.8 * columns, 3.0 * grid_rows), squeeze=False)
+    lines = list(dict.fromkeys(cell["line"] for row in rows for cell in row["cells"]))
+    styles = variant_styles(lines)
+    positions, logarithmic = _sweep_positions([cell["x"] for row in rows for cell in row["cells"]])
+    chosen_drawn = False
+    for index, row in enumerate(rows):
+        axis = axes[index // columns][index % columns]
+        for number, line in enumerate(lines):
+            cells = sorted((c for c in row["cells"] if c["line"] == line and c["n"] > 0), key=lambda c: positions[c["x"]])
+            if not cells:
+                continue
+            offset = (number - (len(lines) - 1) / 2) * DODGE
+            xs = [positions[c["x"]] * 10 ** offset if logarithmic else positions[c["x"]] + offset for c in cells]
+            ys = [c["estimate"] for c in cells]
+            errors = [[c["estimate"] - c["low"] for c in cells], [c["high"] - c["estimate"] for c in cells]]
+            style = styles[line]
+            axis.errorbar(xs, ys, yerr=errors, color=style.colour, marker=style.marker, markersize=4.5,
+                          linewidth=LINE_WIDTH, alpha=LINE_ALPHA, capsize=3, label=line)
+            for x, cell in zip(xs, cells):
+                if cell["chosen"]:
+                    axis.plot([x], [cell["estimate"]], zorder=5, **CHOSEN_MARKER)
+                    chosen_drawn = True
+        ticks = sorted(positions.items(), key=lambda item: item[1])
+        if logarithmic:
+            axis.set_xscale("log")
+            axis.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+            low, high = ticks[0][1], ticks[-1][1]
+            axis.set_xlim(low / 10 ** (0.25 + DODGE * len(lines)), high * 10 ** (0.25 + DODGE * len(lines)))
+        else:
+            axis.set_xlim(-0.5, len(ticks) - 0.5)
+        axis.set_xticks([position for _, position in ticks], [_tick_text(value) for value, _ in ticks])
+        axis.set_title(row["env"])
+        axis.set_xlabel("step size (lr)" if sweep["x"] == "lr" else sweep["x"])
+        axis.set_ylabel(f"{row['score']} (IQM)")
+    for index in range(len(rows), grid_rows * columns):
+        axes[index // columns][index % columns].set_visible(False)
+    handles = _legend_handles(styles)
+    if chosen_drawn:
+        handles.append(plt.Line2D([], [], label="chosen (defaults + env_settings)", **CHOSEN_MARKER))
+    figure.legend(handles=handles, loc="lower center", ncol=min(4, len(handles)),
+                  bbox_to_anchor=(0.5, -0.02 - 0.05 * math.ceil(len(handles) / 4)))
+    figure.suptitle(title)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def _tick_text(value) -> str:
+    """A swept value as a tick label: ``0.003``, ``64``."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def draw_all(analysis_dir: Path, out: Path) -> list[Path]:
     sns.set_theme(style="whitegrid", context="paper")
     analysis = json.loads((analysis_dir / "analysis.json").read_text())
@@ -159,6 +234,10 @@ def draw_all(analysis_dir: Path, out: Path) -> list[Path]:
             interval_plot(experiment["improvements"], "", "P(X > Y), 95 % CI", f"{title}: probability of improvement", path,
                           reference=0.5, label_of=lambda e: f"{e['x']}  >  {e['y']}")
             written.append(path)
+    for name, sweep in analysis.get("sweeps", {}).items():
+        path = out / f"sensitivity_{name}.svg"
+        sensitivity(sweep, f"{sweep['title']}: normalised IQM by setting (95 % CI)", path)
+        written.append(path)
     return written
 
 

@@ -19,8 +19,9 @@ def answer(ctx: "QuestionContext") -> str | None:
     for entry in ctx.bandits:
         if not entry["env"].startswith("DigitMatch"):
             continue
-        reached = (f"{entry['reached_90']} of {entry['seeds']} seeds reached 90 % training accuracy; "
+        # solve_seeds counts failed runs too (never reaching 90 %); seeds is the finished ones behind the accuracy
+        reached = (f"{entry['reached_90']} of {entry['solve_seeds']} seeds reached 90 % training accuracy; "
                    f"median samples to get there (unreached seeds censored): {entry['samples_to_90_text']}")
-        sentences.append(f"{entry['env']}: exact-match accuracy {entry['accuracy_text']} (IQM [95 % CI]) after "
-                         f"{entry['samples']:,} samples; {reached}.")
+        sentences.append(f"{entry['env']}: exact-match accuracy {entry['accuracy_text']} (IQM [95 % CI], "
+                         f"n = {entry['seeds']}) after {entry['samples']:,} samples; {reached}.")
     return " ".join(sentences) or None

@@ -20,5 +20,7 @@ def answer(ctx: "QuestionContext") -> str | None:
     gru, reset = ctx.scores("memory", "gru", partial), ctx.scores("memory", "gru_reset", partial)
     if not partial or not len(gru) or not len(reset):
         return None
+    note = ctx.seed_note("memory", ["gru", "gru_reset"], partial)
     return (f"On the partially observable tasks ({', '.join(partial)}), the GRU that feeds its state back versus the "
-            f"same GRU reset every step (X = fed back, Y = reset; normalised final score): {ctx.poi_answer(gru, reset)}.")
+            f"same GRU reset every step (X = fed back, Y = reset; normalised final score): {ctx.poi_answer(gru, reset)}."
+            + (f" {note}" if note else ""))
