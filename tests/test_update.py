@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import pandas as pd
 import pytest
 import torch
 
@@ -200,10 +201,26 @@ def test_degenerate_runs_are_named_by_symptom():
     assert "entropy collapsed" in " ".join(degenerate_run_warnings(_rows(entropy=[1e-5, 0.0, 0.0, 0.0])))
     assert "critic explains none" in " ".join(degenerate_run_warnings(
         _rows(explained_variance=[0.3] * 30 + [-0.5, -0.1] * 5)))
+    # Targets that stopped varying (a solved task) say nothing about the critic: not flagged.
+    solved = _rows(explained_variance=[0.3] * 30 + [-5.0] * 10, target_std=[20.0] * 30 + [0.5] * 10)
+    assert degenerate_run_warnings(solved) == []
+    varied = _rows(explained_variance=[0.3] * 30 + [-5.0] * 10, target_std=[20.0] * 30 + [10.0] * 10)
+    assert "critic explains none" in " ".join(degenerate_run_warnings(varied))
     # A short run (fewer than 40 updates) is too short to judge its critic.
     assert degenerate_run_warnings(_rows(explained_variance=[0.3, 0.2, -0.5, -0.1])) == []
+    # One batch of nearly equal targets with a huge ratio does not outweigh nine good ones.
+    outlier = _rows(explained_variance=[0.3] * 30 + [0.8] * 9 + [-70.0], target_std=[1.0] * 39 + [0.1])
+    assert degenerate_run_warnings(outlier) == []
     assert "sits at its high action bound in 75%" in " ".join(degenerate_run_warnings(
         _rows(mean_at_high=[0.95, 1.0, 0.99, 0.2], mean_at_low=[0.0] * 4)))
+
+
+def test_late_explained_variance_is_pooled_over_the_last_quarter():
+    from bench.learn.update import late_explained_variance
+
+    table = pd.DataFrame({"explained_variance": [0.0] * 6 + [0.5, -1.0], "target_std": [1.0] * 6 + [2.0, 1.0]})
+    # 1 - (0.5 * 4 + 2.0 * 1) / (4 + 1)
+    assert late_explained_variance(table) == pytest.approx(0.2)
 
 
 def test_a_bang_bang_controller_using_both_bounds_is_not_stuck():

@@ -181,7 +181,8 @@ class LearningRule:
         # Explained variance 1 - SSE/SST of V on the batch's targets, before fitting (the first loss is
         # SSE/(n sigma^2)); undefined (NaN) where the targets do not vary.
         explained = torch.where(std > 0, 1 - losses[0] * (new[1] / std.clamp_min(1e-30)) ** 2, math.nan)
-        return params, {"value_loss": losses[0], "value_loss_fitted": losses[-1], "explained_variance": explained}, stepping
+        return params, {"value_loss": losses[0], "value_loss_fitted": losses[-1], "explained_variance": explained,
+                        "target_std": std}, stepping
 
 
 #: A run is flagged when a symptom holds for more than this fraction of its updates.
@@ -189,9 +190,34 @@ DEGENERATE_FRACTION = 0.5
 #: A critic is judged only after this many updates: early in a run, or in a short one, its
 #: explained variance on fresh data is often below 0 while it is still learning the scale.
 MIN_UPDATES_FOR_CRITIC_WARNING = 40
+#: Updates whose critic targets vary less than this fraction of the run's median spread (std) are
+#: left out of the critic warning: there is next to nothing to explain.
+STILL_TARGETS = 0.1
 #: The Gaussian mean "sits at a bound" in an update where more than this fraction of its steps are
 #: saturated on that one side; a bang-bang controller (CartPole's force) uses both bounds.
 STUCK_AT_BOUND = 0.9
+
+
+def late_explained_variance(table: pd.DataFrame) -> float:
+    """The critic's explained variance over the last quarter of a run's updates, pooled:
+    ``1 - sum(SSE) / sum(SST)``, each update's SST being ``target_std^2`` (per step).
+
+    Pooled, not averaged: a batch whose targets hardly vary (every episode of a solved task
+    alike) has a tiny SST, and its ratio (1 - EV) can be in the hundreds while V is off by
+    0.05. Updates whose ``target_std`` is under ``STILL_TARGETS`` of the run's median are left
+    out (once CartPole sits at the cap there is nothing left to explain); NaN when none is left.
+    Without a ``target_std`` column (older runs) it is the plain mean of the last quarter.
+    """
+    late = table.tail(max(1, len(table) // 4))
+    if "target_std" not in table:
+        values = late["explained_variance"].dropna()
+        return float(values.mean()) if len(values) else math.nan
+    late = late[(late["target_std"] >= STILL_TARGETS * float(table["target_std"].median()))
+                & late["explained_variance"].notna()]
+    if late.empty:
+        return math.nan
+    sst = late["target_std"] ** 2
+    return float(1 - ((1 - late["explained_variance"]) * sst).sum() / sst.sum())
 
 
 def degenerate_run_warnings(rows: list[dict[str, Any]]) -> list[str]:
@@ -222,10 +248,11 @@ def degenerate_run_warnings(rows: list[dict[str, Any]]) -> list[str]:
             found.append(f"the Gaussian mean sits at its {side} action bound in {stuck:.0%} of updates (its tanh "
                          "passes back almost no gradient there: a smaller step size, or smaller initial outputs)")
     if "explained_variance" in table and len(table) >= MIN_UPDATES_FOR_CRITIC_WARNING:
-        late = table["explained_variance"].tail(max(1, len(table) // 4)).dropna()
-        if len(late) and float(late.mean()) <= 0:
+        explained = late_explained_variance(table)
+        if explained <= 0:
             found.append(f"the critic explains none of its targets over the last quarter of training "
-                         f"(explained variance {float(late.mean()):.2f})")
+                         f"(explained variance {explained:.2f}): expected where the observation says "
+                         "nothing about the return (a constant observation), a fault elsewhere")
     return found
 
 
