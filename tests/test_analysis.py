@@ -257,6 +257,11 @@ def test_a_failed_run_is_an_unsolved_seed_of_its_cell():
         status=context.runs["status"].replace({"failed": "missing"})))
     rows = {(r["env"], r["label"]): r for r in analysis.time_to_threshold(missing)}
     assert rows[("CartPole-v1", "mlp [baseline=critic]")]["solved_text"] == "3/3"
+    # A crash (an exception, not a divergence) says nothing about learning: left out too.
+    crashed = dataclasses.replace(context, runs=context.runs.assign(
+        reason=context.runs["reason"].str.replace("run diverged", "run crashed")))
+    rows = {(r["env"], r["label"]): r for r in analysis.time_to_threshold(crashed)}
+    assert rows[("CartPole-v1", "mlp [baseline=critic]")]["solved_text"] == "3/3"
 
 
 def test_a_failed_bandit_run_never_reaches_90_percent():

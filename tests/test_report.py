@@ -315,7 +315,7 @@ def test_the_settings_sweep_appendix_appears_only_when_the_tune_experiment_ran()
     context["figures"] = {"sensitivity_tune": "data:image/svg+xml;base64,AAAA"}
     section = _sweep_section(render(context))
     assert "docs/evidence.md" not in section
-    assert "lr ∈ {0.003, 0.01} × num_envs ∈ {64} (2 combinations), 3 seeds per combination" in section
+    assert "lr ∈ {0.003, 0.01} × num_envs ∈ {64} (2 combinations), 3 planned seeds per combination" in section
     assert ("Every variant of every experiment on an environment then trains with that environment's chosen settings"
             in " ".join(section.split()))
     assert 'src="data:image/svg+xml;base64,AAAA"' in section

@@ -209,8 +209,11 @@ def test_degenerate_runs_are_named_by_symptom():
     # A short run (fewer than 40 updates) is too short to judge its critic.
     assert degenerate_run_warnings(_rows(explained_variance=[0.3, 0.2, -0.5, -0.1])) == []
     # One batch of nearly equal targets with a huge ratio does not outweigh nine good ones.
-    outlier = _rows(explained_variance=[0.3] * 30 + [0.8] * 9 + [-70.0], target_std=[1.0] * 39 + [0.1])
+    outlier = _rows(explained_variance=[0.3] * 30 + [0.8] * 9 + [-70.0], target_std=[1.0] * 39 + [0.2])
     assert degenerate_run_warnings(outlier) == []
+    # Solved early: the targets are still for most of the run, the early spread is the reference.
+    early = _rows(explained_variance=[0.3] * 10 + [-5.0] * 30, target_std=[20.0] * 10 + [0.5] * 30)
+    assert degenerate_run_warnings(early) == []
     assert "sits at its high action bound in 75%" in " ".join(degenerate_run_warnings(
         _rows(mean_at_high=[0.95, 1.0, 0.99, 0.2], mean_at_low=[0.0] * 4)))
 

@@ -75,7 +75,7 @@ class PolicyTerms:
     entropy: torch.Tensor
     baseline: torch.Tensor  # mean baseline subtracted (for the log)
     return_mean: torch.Tensor  # mean return-to-go of the batch (feeds the running-mean baseline)
-    mean_at_low: torch.Tensor  # fraction of steps (x action dims) whose Gaussian mean is saturated at the low bound
+    mean_at_low: torch.Tensor  # fraction of steps where a Gaussian mean dim is saturated at the low bound
     mean_at_high: torch.Tensor  # ... at the high bound (both 0 for other heads)
 
     @classmethod
@@ -130,8 +130,8 @@ def column_chunks(steps: int, num_envs: int, max_rows: int | None) -> list[slice
 
 def mean_at_bounds(head: nn.Module, dist: Any, mask: torch.Tensor, count: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fractions of valid steps (averaged over action dims) whose tanh-bounded Gaussian mean is
-    saturated (``SATURATED``) at the low and at the high bound; zeros for other heads.
+    """Fractions of valid steps where some action dim's tanh-bounded Gaussian mean is saturated
+    (``SATURATED``) at the low bound, and at the high bound; zeros for other heads.
 
     ``dist`` is the head's distribution over ``[T, B]``; ``mask`` ``[T, B]``. A mean stuck
     at one bound gets almost no gradient and stays there (issue "Your own agent", item 6).
@@ -140,8 +140,8 @@ def mean_at_bounds(head: nn.Module, dist: Any, mask: torch.Tensor, count: torch.
         zero = torch.zeros((), device=mask.device)
         return zero, zero
     position = ((dist.base_dist.loc - head.centre) / head.half_range).detach()  # [T, B, A] in (-1, 1)
-    low = _masked_mean((position <= -SATURATED).float().mean(-1), mask, count)
-    high = _masked_mean((position >= SATURATED).float().mean(-1), mask, count)
+    low = _masked_mean((position <= -SATURATED).float().amax(-1), mask, count)
+    high = _masked_mean((position >= SATURATED).float().amax(-1), mask, count)
     return low, high
 
 

@@ -190,8 +190,9 @@ DEGENERATE_FRACTION = 0.5
 #: A critic is judged only after this many updates: early in a run, or in a short one, its
 #: explained variance on fresh data is often below 0 while it is still learning the scale.
 MIN_UPDATES_FOR_CRITIC_WARNING = 40
-#: Updates whose critic targets vary less than this fraction of the run's median spread (std) are
-#: left out of the critic warning: there is next to nothing to explain.
+#: Updates whose critic targets vary less than this fraction of the run's typical large spread (the
+#: 90th percentile of its std: a task solved early has a tiny median) are left out of the critic
+#: warning: there is next to nothing to explain.
 STILL_TARGETS = 0.1
 #: The Gaussian mean "sits at a bound" in an update where more than this fraction of its steps are
 #: saturated on that one side; a bang-bang controller (CartPole's force) uses both bounds.
@@ -204,7 +205,7 @@ def late_explained_variance(table: pd.DataFrame) -> float:
 
     Pooled, not averaged: a batch whose targets hardly vary (every episode of a solved task
     alike) has a tiny SST, and its ratio (1 - EV) can be in the hundreds while V is off by
-    0.05. Updates whose ``target_std`` is under ``STILL_TARGETS`` of the run's median are left
+    0.05. Updates whose ``target_std`` is under ``STILL_TARGETS`` of the run's 90th percentile are left
     out (once CartPole sits at the cap there is nothing left to explain); NaN when none is left.
     Without a ``target_std`` column (older runs) it is the plain mean of the last quarter.
     """
@@ -212,7 +213,7 @@ def late_explained_variance(table: pd.DataFrame) -> float:
     if "target_std" not in table:
         values = late["explained_variance"].dropna()
         return float(values.mean()) if len(values) else math.nan
-    late = late[(late["target_std"] >= STILL_TARGETS * float(table["target_std"].median()))
+    late = late[(late["target_std"] >= STILL_TARGETS * float(table["target_std"].quantile(0.9)))
                 & late["explained_variance"].notna()]
     if late.empty:
         return math.nan

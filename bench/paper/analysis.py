@@ -422,14 +422,18 @@ def profiles(ctx: Context) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["experiment", "label", "tau", "fraction", "low", "high"])
 
 
-#: statuses of a run that was trained and ended without reaching the end of its budget (diverged or
-#: crashed): in a solve-time summary it is an unsolved seed of its cell, censored, not a dropped one
+#: statuses of a run that was trained and ended without reaching the end of its budget: a diverged
+#: one (its reason says "run diverged") is an unsolved seed of its cell in a solve-time summary, not
+#: a dropped one; a crash (an exception, a lost job) says nothing about learning and is left out.
 CENSORED_STATUSES = ("failed",)
+DIVERGED = "run diverged"
 
 
 def attempted(runs: pd.DataFrame) -> pd.DataFrame:
-    """Finished runs and failed ones (``missing`` runs never ran: they are no seed of any summary)."""
-    return runs[runs["status"].isin(("finished", *CENSORED_STATUSES))]
+    """Finished runs and diverged ones (``missing`` runs never ran, crashed ones say nothing about
+    learning: neither is a seed of any solve-time summary)."""
+    diverged = runs["status"].isin(CENSORED_STATUSES) & runs["reason"].fillna("").str.contains(DIVERGED)
+    return runs[(runs["status"] == "finished") | diverged]
 
 
 def time_to_threshold(ctx: Context) -> list[dict[str, Any]]:

@@ -236,7 +236,7 @@ def draw_all(analysis_dir: Path, out: Path) -> list[Path]:
             written.append(path)
     for name, sweep in analysis.get("sweeps", {}).items():
         path = out / f"sensitivity_{name}.svg"
-        sensitivity(sweep, f"{sweep['title']}: normalised IQM by setting (95 % CI)", path)
+        sensitivity(sweep, f"{sweep['title']}: IQM by setting (95 % CI)", path)
         written.append(path)
     return written
 
