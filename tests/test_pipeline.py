@@ -175,6 +175,6 @@ def test_a_two_layer_gru_runs_through_the_batched_profile(tmp_path):
     runs = pd.read_parquet(out / "tables" / "runs.parquet")
     gru2 = runs[runs["agent"] == "gru2"]
     assert len(gru2) == 2 and (gru2["status"] == "finished").all()
-    info = json.loads(next((out / "runs").glob("CueRecall/gru2/*/seed0/run.json")).read_text())
+    info = json.loads(next((out / "runs" / "CueRecall" / "gru2").rglob("run.json")).read_text())
     assert info["config"]["backend"] == "torch"
     assert "gru2" in (out / "report" / "index.html").read_text()
