@@ -205,6 +205,10 @@ def test_a_small_run_says_it_is_not_evidence(context):
     assert analysis.caveat(full.plan, full.runs) == ""
     quick = make_context(config=_profile(seeds=10, budget_scale=0.5), scores=_scores(10))
     assert "budget scale 0.5" in analysis.caveat(quick.plan, quick.runs)
+    # Full budgets but 3 seeds (the sample): not a smoke run, still no tests.
+    sample = make_context(config=_profile(seeds=3, budget_scale=1.0), scores=_scores(3))
+    text = analysis.caveat(sample.plan, sample.runs)
+    assert text.startswith("Too few seeds to test") and "at full budgets" in text and "smoke" not in text
 
 
 def _profile(seeds: int, budget_scale: float) -> dict:

@@ -604,6 +604,10 @@ def caveat(plan: Plan, runs: pd.DataFrame) -> str:
         reasons.append(f"budget scale {plan.budget_scale:g} (the full budgets are scale {EVIDENCE_BUDGET_SCALE:g})")
     if not reasons:
         return ""
+    if plan.budget_scale >= EVIDENCE_BUDGET_SCALE and planned < EVIDENCE_SEEDS:
+        return (f"Too few seeds to test (profile {plan.profile}: {' and '.join(reasons)}), at full budgets. "
+                "Its intervals can be read, but no difference is tested; its numbers are not evidence for or "
+                "against any variant.")
     if planned < EVIDENCE_SEEDS or plan.budget_scale < EVIDENCE_BUDGET_SCALE:
         return (f"This is a smoke/quick run (profile {plan.profile}: {' and '.join(reasons)}). "
                 "It shows that the pipeline works; its numbers are not evidence for or against any variant.")
