@@ -41,7 +41,8 @@ from bench import envs
 from bench.paper import questions as question_registry
 from bench.paper import stats
 from bench.paper.text import ALPHA, fmt, interval_text, p_text, poi_sentence, poi_verdict
-from bench.pipeline.plan import Plan, load_plan
+from bench.pipeline.aggregate import same_value
+from bench.pipeline.plan import Plan, format_value, load_plan
 
 CURVE_POINTS = 40
 CURVE_REPLICATES = 300
@@ -664,18 +665,6 @@ def chosen_settings(ctx: Context, env: str, keys: list[str]) -> dict[str, Any] |
     return {key: settings.get(key, _default(key)) for key in keys}
 
 
-def _value_text(value: Any) -> str:
-    """An option value as the labels write it: ``0.003``, ``64``, ``true``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _same_setting(a: Any, b: Any) -> bool:
-    """Equal, without letting ``True`` stand for ``1`` (64 and 64.0 are the same number)."""
-    return a == b and isinstance(a, bool) == isinstance(b, bool)
-
-
 def sensitivity_table(ctx: Context, experiment: str) -> dict[str, Any]:
     """A settings sweep, per environment and per option combination: the IQM of the normalised final
     score over seeds [95 % stratified-bootstrap CI] and n (the final score where the environment has no
@@ -696,7 +685,7 @@ def sensitivity_table(ctx: Context, experiment: str) -> dict[str, Any]:
     for label in labels:
         options = json.loads(members.loc[label, "options"])
         settings_of[label] = {key: options.get(key, _default(key)) for key in keys}
-        line = [f"{key}={_value_text(settings_of[label][key])}" for key in keys if key != x]
+        line = [f"{key}={format_value(settings_of[label][key])}" for key in keys if key != x]
         line_of[label] = ", ".join(([members.loc[label, "agent"]] if len(agents) > 1 else []) + line) or label
     rows = []
     for env in spec["envs"]:
@@ -707,17 +696,17 @@ def sensitivity_table(ctx: Context, experiment: str) -> dict[str, Any]:
             values = settings_of[label]
             scores = score_matrix(runs, label, [env], "normalised_score" if normalised else "final_score")
             cell = {"label": label, "agent": str(members.loc[label, "agent"]), "settings": values,
-                    "settings_text": ", ".join(f"{key}={_value_text(values[key])}" for key in keys),
-                    "x": values.get(x), "x_text": _value_text(values[x]) if x else "", "line": line_of[label],
+                    "settings_text": ", ".join(f"{key}={format_value(values[key])}" for key in keys),
+                    "x": values.get(x), "x_text": format_value(values[x]) if x else "", "line": line_of[label],
                     "n": int(len(scores)), "n_text": f"n = {len(scores)}",
-                    "chosen": chosen is not None and all(_same_setting(values[k], chosen[k]) for k in keys)}
+                    "chosen": chosen is not None and all(same_value(values[k], chosen[k]) for k in keys)}
             if len(scores):
                 interval = stats.bootstrap_interval(scores, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng)
                 cell.update(**interval.as_dict(), text=interval_text(interval))
             else:
                 cell.update(estimate=math.nan, low=math.nan, high=math.nan, text="missing")
             cells.append(cell)
-        chosen_text = ", ".join(f"{key}={_value_text(chosen[key])}" for key in keys) if chosen is not None else ""
+        chosen_text = ", ".join(f"{key}={format_value(chosen[key])}" for key in keys) if chosen is not None else ""
         in_grid = any(cell["chosen"] for cell in cells)
         if chosen is None:
             note = "chosen settings not marked (the analysis was given no configuration)"
@@ -728,7 +717,7 @@ def sensitivity_table(ctx: Context, experiment: str) -> dict[str, Any]:
         rows.append({"env": env, "score": "normalised score" if normalised else "final score",
                      "chosen": chosen, "chosen_text": chosen_text, "chosen_in_grid": in_grid, "note": note,
                      "cells": cells})
-    grid = " × ".join(f"{key} ∈ {{{', '.join(_value_text(v) for v in spec['options'][key])}}}" for key in keys)
+    grid = " × ".join(f"{key} ∈ {{{', '.join(format_value(v) for v in spec['options'][key])}}}" for key in keys)
     return {"name": experiment, "title": spec.get("title", experiment), "options": keys, "x": x,
             "agents": agents, "agents_text": ", ".join(agents), "grid_text": grid or "no options",
             "combinations": math.prod(len(values) for values in spec.get("options", {}).values()),

@@ -30,6 +30,8 @@ import matplotlib.ticker  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from bench.pipeline.plan import format_value  # noqa: E402
+
 # Byte-stable SVGs: no creation date, fixed element ids.
 plt.rcParams["svg.hashsalt"] = "rpg-bench"
 SVG_METADATA = {"Date": None}
@@ -188,7 +190,7 @@ def sensitivity(sweep: dict, title: str, path: Path) -> None:
             axis.set_xlim(low / 10 ** (0.25 + DODGE * len(lines)), high * 10 ** (0.25 + DODGE * len(lines)))
         else:
             axis.set_xlim(-0.5, len(ticks) - 0.5)
-        axis.set_xticks([position for _, position in ticks], [_tick_text(value) for value, _ in ticks])
+        axis.set_xticks([position for _, position in ticks], [format_value(value) for value, _ in ticks])
         axis.set_title(row["env"])
         axis.set_xlabel("step size (lr)" if sweep["x"] == "lr" else sweep["x"])
         axis.set_ylabel(f"{row['score']} (IQM)")
@@ -202,11 +204,6 @@ def sensitivity(sweep: dict, title: str, path: Path) -> None:
     figure.suptitle(title)
     figure.tight_layout()
     _save(figure, path)
-
-
-def _tick_text(value) -> str:
-    """A swept value as a tick label: ``0.003``, ``64``."""
-    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def draw_all(analysis_dir: Path, out: Path) -> list[Path]:

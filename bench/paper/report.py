@@ -39,6 +39,7 @@ from bench.learn.config import RunConfig, field_help
 from bench.paper.sources import agent_facts
 from bench.paper.text import fmt
 from bench.pipeline.plan import Plan, load_plan
+from bench.pipeline.runio import file_sha256
 from bench.provenance import REPO_ROOT, git_commit
 
 TEMPLATES = REPO_ROOT / "report" / "templates"
@@ -220,7 +221,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 def table_digest(path: Path) -> str:
     """The first 16 hex digits of the SHA-256 of a table file's bytes: which table a report was built from."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return file_sha256(path)[:16]
 
 
 def incomplete_title(title: str, counts: dict[str, int]) -> str:

@@ -60,7 +60,7 @@ def _shown(value: Any) -> str:
     return json.dumps(value) if isinstance(value, (bool, type(None))) else str(value)
 
 
-def _same(recorded: Any, planned: Any) -> bool:
+def same_value(recorded: Any, planned: Any) -> bool:
     """Equal, without letting ``True`` stand for ``1`` (0 and 0.0 are the same number)."""
     return recorded == planned and isinstance(recorded, bool) == isinstance(planned, bool)
 
@@ -86,12 +86,12 @@ def check_run(plan: Plan, run: RunSpec, directory: Path) -> dict[str, Any]:
     for name in planned:
         if name not in recorded:
             raise mismatch(f"{RUN_FILE} has no {name}, the plan says {_shown(planned[name])}")
-        if not _same(recorded[name], planned[name]):
+        if not same_value(recorded[name], planned[name]):
             raise mismatch(f"{RUN_FILE} says {name}={_shown(recorded[name])}, the plan says {_shown(planned[name])}")
     extra = sorted(set(recorded) - set(planned))
     if extra:
         raise mismatch(f"{RUN_FILE} has {extra[0]}={_shown(recorded[extra[0]])}, which is not a setting of this code")
-    if not _same(info.get("seed"), run.seed):
+    if not same_value(info.get("seed"), run.seed):
         raise mismatch(f"{RUN_FILE} says seed={_shown(info.get('seed'))}, the plan says {run.seed}")
     if info.get("status") != "finished":
         return info

@@ -47,7 +47,7 @@ class RunSpec:
         """Path-safe name of the options: ``default`` or ``baseline=none,entropy_coef=0.05``."""
         if not self.options:
             return VARIANT_DEFAULT
-        return ",".join(f"{name}={_format_value(value)}" for name, value in self.options)
+        return ",".join(f"{name}={format_value(value)}" for name, value in self.options)
 
     @property
     def label(self) -> str:
@@ -151,7 +151,7 @@ class Plan:
         seed_flags = ["--seed", str(run.seed)] if seeds is None else ["--seeds", *map(str, seeds)]
         parts = ["--env", run.env, "--agent", run.agent, *seed_flags, "--steps", str(self.steps_for(run.env))]
         for name, value in run.options:
-            parts += ["--" + name.replace("_", "-"), _format_value(value)]
+            parts += ["--" + name.replace("_", "-"), format_value(value)]
         return shlex.join(parts)
 
     def job_arguments(self, env: str, agent: str, variant: str, first: int, last: int) -> str:
@@ -162,7 +162,7 @@ class Plan:
         return self.arguments(self.find(env, agent, variant, first), job.seeds)
 
 
-def _format_value(value: Any) -> str:
+def format_value(value: Any) -> str:
     """A value as run folders and the command line write it: ``1e30``, not ``1e+30`` (no ``+`` in paths)."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -266,8 +266,8 @@ def _check_reference(name: str, experiment: dict[str, Any]) -> None:
             _fail(f"reference key {key!r} in experiments.{name} is not an option it varies; "
                   f"valid choices: {', '.join(options) or '(none: the experiment has no options)'}")
         if not any(_same_value(value, choice) for choice in options[key]):
-            _fail(f"reference {key}={_format_value(value)} in experiments.{name} is not one of its values; "
-                  f"valid choices: {', '.join(map(_format_value, options[key]))}")
+            _fail(f"reference {key}={format_value(value)} in experiments.{name} is not one of its values; "
+                  f"valid choices: {', '.join(map(format_value, options[key]))}")
 
 
 def _check_pairs(name: str, experiment: dict[str, Any], runs: tuple[RunSpec, ...]) -> None:
@@ -443,7 +443,7 @@ def experiment_label(run: RunSpec, varied: list[str]) -> str:
     if not varied:
         return run.agent
     options = dict(run.options)
-    values = [f"{name}={_format_value(options.get(name, getattr(RunConfig(), name)))}" for name in sorted(varied)]
+    values = [f"{name}={format_value(options.get(name, getattr(RunConfig(), name)))}" for name in sorted(varied)]
     return f"{run.agent} [{', '.join(values)}]"
 
 
