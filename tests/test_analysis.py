@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench import envs
 from bench.paper import analysis
 from bench.pipeline.plan import load_plan, plan_table
 
@@ -438,4 +439,22 @@ def test_only_a_sweep_that_ran_gets_a_sensitivity_table():
     result = analysis.analyse(_tune_context(), doctor=[])
     assert list(result["sweeps"]) == ["tune"]
     json.dumps(result, allow_nan=True)  # plain data for the template
+    # One interval per setting: the sweep's is the results table's, on the normalised scale.
+    spec = envs.spec_for("CartPole-v1")
+    table_cell = result["experiments"]["tune"]["table"]["rows"][0]["cells"][0]
+    sweep_cell = result["sweeps"]["tune"]["rows"][0]["cells"][0]
+    assert [sweep_cell[k] for k in ("estimate", "low", "high")] == pytest.approx(
+        [spec.normalise(table_cell[k]) for k in ("estimate", "low", "high")])
     assert analysis.analyse(make_context(), doctor=[])["sweeps"] == {}
+
+
+def test_a_sweep_draws_no_bootstrap_of_its_own(monkeypatch):
+    context = _tune_context()
+    table = analysis.results_table(context, "tune")
+
+    def no_second_draw(*args, **kwargs):
+        raise AssertionError("the sweep bootstrapped its cells again")
+
+    monkeypatch.setattr(analysis.stats, "bootstrap_interval", no_second_draw)
+    sweep = analysis.sensitivity_table(context, "tune", table)
+    assert all(cell["n"] == 4 for row in sweep["rows"] for cell in row["cells"])

@@ -665,19 +665,30 @@ def chosen_settings(ctx: Context, env: str, keys: list[str]) -> dict[str, Any] |
     return {key: settings.get(key, _default(key)) for key in keys}
 
 
-def sensitivity_table(ctx: Context, experiment: str) -> dict[str, Any]:
+def _normalised_cell(cell: dict[str, Any], spec: envs.EnvSpec) -> dict[str, Any]:
+    """A results-table cell's IQM [CI] on the normalised scale: the map is affine, so the IQM and the
+    percentile interval's ends map exactly (the ends swap where the target is below the random score)."""
+    ends = sorted((spec.normalise(cell["low"]), spec.normalise(cell["high"])))
+    interval = stats.Interval(spec.normalise(cell["estimate"]), *ends)
+    return {**interval.as_dict(), "text": interval_text(interval)}
+
+
+def sensitivity_table(ctx: Context, experiment: str, table: dict[str, Any] | None = None) -> dict[str, Any]:
     """A settings sweep, per environment and per option combination: the IQM of the normalised final
     score over seeds [95 % stratified-bootstrap CI] and n (the final score where the environment has no
     reference scores), and whether the combination is the one the configuration chose for the
     environment (:func:`chosen_settings`). No test and no "best": a sweep of a few seeds is read, not tested.
 
     ``x`` is the option on the figure's x axis (``lr`` when swept, else the first); every cell's ``line``
-    names its values of the other options (and its agent when the sweep has several).
+    names its values of the other options (and its agent when the sweep has several). The intervals are
+    those of the experiment's results ``table`` (:func:`results_table`; computed when not given), so the
+    report shows one interval per setting, not two bootstrap draws of it.
     """
+    table = results_table(ctx, experiment) if table is None else table
+    computed = {(row["env"], cell["label"]): cell for row in table["rows"] for cell in row["cells"]}
     spec = ctx.plan.experiments[experiment]
     keys = list(spec.get("options", {}))
     agents = list(spec["agents"])
-    runs = experiment_runs(ctx, experiment)
     labels = variant_order(ctx, experiment)
     members = ctx.membership[ctx.membership["experiment"] == experiment].drop_duplicates("label").set_index("label")
     x = "lr" if "lr" in keys else (keys[0] if keys else "")
@@ -694,15 +705,15 @@ def sensitivity_table(ctx: Context, experiment: str) -> dict[str, Any]:
         cells = []
         for label in labels:
             values = settings_of[label]
-            scores = score_matrix(runs, label, [env], "normalised_score" if normalised else "final_score")
+            source = computed[(env, label)]
             cell = {"label": label, "agent": str(members.loc[label, "agent"]), "settings": values,
                     "settings_text": ", ".join(f"{key}={format_value(values[key])}" for key in keys),
                     "x": values.get(x), "x_text": format_value(values[x]) if x else "", "line": line_of[label],
-                    "n": int(len(scores)), "n_text": f"n = {len(scores)}",
+                    "n": source["n"], "n_text": f"n = {source['n']}",
                     "chosen": chosen is not None and all(same_value(values[k], chosen[k]) for k in keys)}
-            if len(scores):
-                interval = stats.bootstrap_interval(scores, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng)
-                cell.update(**interval.as_dict(), text=interval_text(interval))
+            if source["n"]:
+                cell.update(_normalised_cell(source, envs.spec_for(env)) if normalised
+                            else {key: source[key] for key in ("estimate", "low", "high", "text")})
             else:
                 cell.update(estimate=math.nan, low=math.nan, high=math.nan, text="missing")
             cells.append(cell)
@@ -846,8 +857,7 @@ def analyse(ctx: Context, doctor: list[dict[str, str]]) -> dict[str, Any]:
         "doctor": doctor_summary(doctor),
         "counts": {"planned": int(len(ctx.runs)), "finished": int((ctx.runs["status"] == "finished").sum())},
     }
-    # Last, so that a sweep's bootstrap draws leave every other number as it is without one.
-    result["sweeps"] = {name: sensitivity_table(ctx, name) for name in ran if is_sweep(name)}
+    result["sweeps"] = {name: sensitivity_table(ctx, name, experiments[name]["table"]) for name in ran if is_sweep(name)}
     return result
 
 
