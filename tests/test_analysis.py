@@ -385,6 +385,33 @@ def test_the_abstract_does_not_read_too_few_seeds_as_no_difference(context):
     assert "too few seeds to test the ablation pairs" in text and "no ablation pair shows" not in text
 
 
+def _aggregate_entry(label: str, estimate: float, low: float, high: float) -> dict:
+    return {"label": label, "iqm": {"estimate": estimate, "low": low, "high": high,
+                                    "text": f"{estimate} [{low}, {high}]"}}
+
+
+def test_the_abstract_ranks_no_variant_whose_interval_overlaps_the_runner_up():
+    def experiment(*entries):
+        return {"title": "Memory", "aggregate": list(entries), "improvements": [], "uninformative": []}
+
+    overlapping = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.89, 1.0),
+                                                     _aggregate_entry("gru_cell", 0.91, 0.82, 0.98))})
+    assert "overlaps gru_cell's (0.91 [0.82, 0.98]): the aggregate does not rank them" in overlapping[0]
+    apart = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.95, 1.0),
+                                               _aggregate_entry("mlp", 0.3, 0.2, 0.4))})
+    assert apart[0] == "Memory: the highest normalised IQM is gru's (0.98 [0.95, 1.0])."
+    alone = analysis.abstract({"m": experiment(_aggregate_entry("mlp", 0.6, 0.5, 0.7))})
+    assert alone[0] == "Memory: mlp's normalised IQM is 0.6 [0.5, 0.7]." and "highest" not in alone[0]
+
+
+@pytest.mark.real_threshold
+def test_the_introduction_says_no_difference_is_tested_below_five_seeds(context):
+    text = analysis.introduction(context, ["baseline"])  # 4 seeds per cell
+    assert "no difference is tested" in text and "Holm-adjusted" not in text
+    full = make_context(config=_profile(seeds=5, budget_scale=1.0), scores=_scores(5))
+    assert "Holm-adjusted" in analysis.introduction(full, ["baseline"])
+
+
 # A settings sweep (the tune experiment): IQM per environment and setting, the configuration's choice marked.
 
 TUNE_CONFIG = {

@@ -746,7 +746,10 @@ def introduction(ctx: Context, ran: list[str]) -> str:
     return (f"We train REINFORCE agents that differ in one design choice at a time and report "
             f"{len(titles)} experiment{'s' if len(titles) > 1 else ''} ({listed}), with {seeds}. "
             "Scores are interquartile means (IQM) with 95 % stratified-bootstrap confidence intervals over seeds; "
-            "differences are tested with the bootstrap and Holm-adjusted within each experiment.")
+            + ("differences are tested with the bootstrap and Holm-adjusted within each experiment."
+               if fewest >= MIN_TEST_SEEDS else
+               f"with fewer than {MIN_TEST_SEEDS} seeds in a cell no difference is tested, and intervals from so few "
+               "seeds are rough (their coverage is below the nominal 95 %)."))
 
 
 @dataclass
@@ -812,10 +815,16 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
     sentences = []
     for experiment in experiments.values():
         ranked = sorted(experiment["aggregate"], key=lambda e: -e["iqm"]["estimate"])
-        if ranked:
-            top = ranked[0]
+        if len(ranked) == 1:
+            sentences.append(f"{experiment['title']}: {ranked[0]['label']}'s normalised IQM is {ranked[0]['iqm']['text']}.")
+        elif ranked:
+            top, runner_up = ranked[0], ranked[1]
+            # A point estimate is no ranking: say when the runner-up's interval reaches the top's.
+            overlap = runner_up["iqm"]["high"] >= top["iqm"]["low"]
             sentences.append(f"{experiment['title']}: the highest normalised IQM is {top['label']}'s "
-                             f"({top['iqm']['text']}).")
+                             f"({top['iqm']['text']})" + (f", but its interval overlaps {runner_up['label']}'s "
+                                                          f"({runner_up['iqm']['text']}): the aggregate does not rank them."
+                                                          if overlap else "."))
         clear = [p for p in experiment["improvements"] if p["verdict"] in ("better", "worse")]
         for pair in clear[:2]:
             sentences.append(f"{pair['x']} is {pair['verdict']} than {pair['y']} ({pair['sentence']}).")
