@@ -416,7 +416,7 @@ def test_the_introduction_says_no_difference_is_tested_below_five_seeds(context)
 
 TUNE_CONFIG = {
     **CONFIG, "env_settings": {"CartPole-P": {"num_envs": 64, "budget": 1000}},
-    "experiments": {"tune": {"title": "Settings sweep", "agents": ["mlp"], "envs": ["CartPole-v1", "CartPole-P"],
+    "experiments": {"tune": {"title": "Settings sweep", "sweep": True, "agents": ["mlp"], "envs": ["CartPole-v1", "CartPole-P"],
                              "options": {"lr": [0.003, 0.01], "num_envs": [16, 64]}}},
 }
 TUNE_SCORES = {"mlp [lr=0.003, num_envs=16]": [100.0, 200.0, 300.0, 1000.0],   # IQM 250 (middle two)
@@ -473,6 +473,10 @@ def test_only_a_sweep_that_ran_gets_a_sensitivity_table():
     assert [sweep_cell[k] for k in ("estimate", "low", "high")] == pytest.approx(
         [spec.normalise(table_cell[k]) for k in ("estimate", "low", "high")])
     assert analysis.analyse(make_context(), doctor=[])["sweeps"] == {}
+    # The flag decides, not the name: the same experiment without `sweep: true` is an ordinary table.
+    config = copy.deepcopy(TUNE_CONFIG)
+    del config["experiments"]["tune"]["sweep"]
+    assert analysis.analyse(_tune_context(config), doctor=[])["sweeps"] == {}
 
 
 def test_a_sweep_draws_no_bootstrap_of_its_own(monkeypatch):

@@ -59,12 +59,6 @@ EVIDENCE_BUDGET_SCALE = 1.0
 __all__ = ["ALPHA", "fmt", "interval_text", "p_text"]
 
 
-#: Experiments that are settings sweeps, not ablations: each gets a sensitivity table (and the report a
-#: figure and an appendix section). The config schema has no flag for it, so the name decides: ``tune``,
-#: the experiment of the ``tune`` profile, the sweep behind ``env_settings``.
-SWEEP_EXPERIMENTS = ("tune",)
-
-
 @dataclass
 class Context:
     plan: Plan
@@ -649,9 +643,9 @@ def experiment_seed_drops(ctx: Context, name: str, uninformative: tuple[str, ...
     return [drop for drop in drops if drop]
 
 
-def is_sweep(name: str) -> bool:
-    """Whether an experiment is a settings sweep (:data:`SWEEP_EXPERIMENTS`)."""
-    return name in SWEEP_EXPERIMENTS
+def is_sweep(ctx: Context, name: str) -> bool:
+    """Whether an experiment is a settings sweep (``sweep: true`` in its configuration)."""
+    return bool(ctx.plan.experiments[name].get("sweep", False))
 
 
 def chosen_settings(ctx: Context, env: str, keys: list[str]) -> dict[str, Any] | None:
@@ -866,7 +860,7 @@ def analyse(ctx: Context, doctor: list[dict[str, str]]) -> dict[str, Any]:
         "doctor": doctor_summary(doctor),
         "counts": {"planned": int(len(ctx.runs)), "finished": int((ctx.runs["status"] == "finished").sum())},
     }
-    result["sweeps"] = {name: sensitivity_table(ctx, name, experiments[name]["table"]) for name in ran if is_sweep(name)}
+    result["sweeps"] = {name: sensitivity_table(ctx, name, experiments[name]["table"]) for name in ran if is_sweep(ctx, name)}
     return result
 
 
