@@ -68,6 +68,23 @@ def test_runs_as_written_are_tabled(finished, tmp_path, capsys):
     assert (runs["status"] == "finished").all() and len(runs) == len(plan.runs)
 
 
+def test_the_critics_explained_variance_is_tabled_and_nan_where_run_json_lacks_it(finished, tmp_path, capsys):
+    config, plan = finished
+    recorded, no_critic, undefined = plan.runs[:3]
+    edit_run_json(Path(plan.directory(recorded)), lambda info: info.update(critic_explained_variance=0.62))
+    edit_run_json(Path(plan.directory(no_critic)), lambda info: info.update(critic_explained_variance=None))
+    edit_run_json(Path(plan.directory(undefined)), lambda info: info.update(critic_explained_variance=float("nan")))
+    # Every other run.json was written before the key existed.
+    status, errors = run_main(config, tmp_path / "tables", capsys)
+    assert (status, errors) == (0, [])
+    runs = pd.read_parquet(tmp_path / "tables" / "runs.parquet")
+    column = runs.set_index(["env", "agent", "variant", "seed"])["critic_explained_variance"]
+    assert column.dtype == float and len(column) == len(plan.runs) > 3
+    first = (recorded.env, recorded.agent, recorded.variant, recorded.seed)
+    assert column[first] == 0.62
+    assert column.drop(index=[first]).isna().all()
+
+
 @pytest.mark.parametrize("name, value, shown", [
     ("steps", 6000, "steps=6000, the plan says {planned}"),
     ("lr", 0.5, "lr=0.5, the plan says {planned}"),

@@ -279,6 +279,76 @@ def test_a_failed_bandit_run_never_reaches_90_percent():
     assert entry["reached_90_text"] == "3/4 (1 failed, counted unsolved)" and entry["samples_to_90"] == 100.0
 
 
+def test_the_one_step_table_keeps_runs_trained_with_per_environment_settings():
+    # DigitMatch-10 trains with num_envs=64 (env_settings): its runs' variant is "num_envs=64", not "default".
+    config = {**CONFIG, "env_settings": {"DigitMatch-10": {"num_envs": 64}},
+              "experiments": {"bandits": {"agents": ["mlp"], "envs": ["DigitMatch-10", "GaussianTarget"]},
+                              "entropy": {"agents": ["mlp"], "envs": ["DigitMatch-10"],
+                                          "options": {"entropy_coef": [0.0, 0.05]}}}}
+    seeds = [-1.0, -2.0, -3.0, -4.0]
+    context = make_context(config=config, scores={"mlp": seeds, "mlp [entropy_coef=0.0]": seeds,
+                                                  "mlp [entropy_coef=0.05]": seeds})
+    assert set(context.runs[context.runs["env"] == "DigitMatch-10"]["variant"]) == {
+        "num_envs=64", "entropy_coef=0.0,num_envs=64", "entropy_coef=0.05,num_envs=64"}
+    # Only the plain mlp runs are accurate: an entropy variant counted in would pull the IQM below 1.
+    context.runs["final_success_rate"] = (context.runs["variant"] == "num_envs=64").astype(float)
+    entries = {entry["env"]: entry for entry in analysis.bandit_results(context)}
+    assert list(entries) == ["DigitMatch-10", "GaussianTarget"]
+    assert entries["DigitMatch-10"]["seeds"] == 4 and entries["DigitMatch-10"]["accuracy"]["estimate"] == 1.0
+    # The digit question reads these entries: without them it was silently left out of the report.
+    answered = analysis.answers(analysis.QuestionContext(context, {}, list(entries.values())))
+    assert [a["name"] for a in answered] == ["digit_accuracy"]
+    assert answered[0]["answer"].startswith("DigitMatch-10: exact-match accuracy")
+
+
+# Near 500 of 500 in both CartPole environments (normalised >= 0.989), critic clearly the highest.
+AT_CEILING = {"mlp [baseline=none]": [495.0, 495.5, 496.0, 496.5],
+              "mlp [baseline=running_mean]": [495.2, 495.7, 496.2, 496.7],
+              "mlp [baseline=critic]": [499.0, 499.3, 499.6, 499.9]}
+
+
+def test_a_row_where_every_variant_is_at_the_ceiling_is_said_to_separate_nothing():
+    context = make_context(scores=AT_CEILING)
+    # In CartPole-P, none's IQM stays above the ceiling (485, normalised 0.97) but its interval dips below it.
+    dip = (context.runs["env"] == "CartPole-P") & (context.runs["label"] == "mlp [baseline=none]")
+    context.runs.loc[dip, "final_score"] = [470.0, 480.0, 490.0, 500.0]
+    context.runs.loc[dip, "normalised_score"] = (context.runs.loc[dip, "final_score"] - 22.3) / (500 - 22.3)
+    result = analysis.analyse(context, doctor=[])
+    experiment = result["experiments"]["baseline"]
+    flagged, dipped = experiment["table"]["rows"]
+    assert flagged["ceiling"] and not flagged["uninformative"]
+    assert flagged["ceiling_note"] == ("every variant at the ceiling (normalised ≥ 0.95): this task cannot separate "
+                                       "the variants at this budget")
+    # The test still finds critic significantly highest, but it is not presented as a finding.
+    assert flagged["best"] is None and not any(cell["best"] for cell in flagged["cells"])
+    assert flagged["verdict"].startswith("highest, not named best at the ceiling: mlp [baseline=critic] (IQM difference")
+    none = next(c for c in dipped["cells"] if c["label"] == "mlp [baseline=none]")
+    spec = envs.spec_for("CartPole-P")
+    assert spec.normalise(none["estimate"]) >= analysis.CEILING > spec.normalise(none["low"])
+    assert not dipped["ceiling"] and dipped["ceiling_note"] == ""
+    assert dipped["verdict"].startswith("cannot be separated: mlp [baseline=critic], mlp [baseline=none]")  # an ordinary verdict
+    assert experiment["ceiling"] == ["CartPole-v1"] and "CartPole-v1" in experiment["ceiling_note"]
+    assert "kept in the aggregate" in experiment["ceiling_note"]
+    assert "baseline: every variant at the ceiling on CartPole-v1" in " ".join(result["abstract"])  # no title: its name
+    # Kept in the aggregate: critic's IQM is over both environments, not CartPole-P alone.
+    runs = analysis.experiment_runs(context, "baseline")
+    both = analysis.score_matrix(runs, "mlp [baseline=critic]", ["CartPole-v1", "CartPole-P"], "normalised_score")
+    critic = next(e for e in experiment["aggregate"] if e["label"] == "mlp [baseline=critic]")
+    assert critic["iqm"]["estimate"] == pytest.approx(analysis.stats.iqm(both))
+
+
+def test_an_environment_without_reference_scores_is_never_at_the_ceiling():
+    # The same scores in both rows: CartPole-v1 normalises them (>= 0.989), MountainCar-v0 cannot.
+    both = ["CartPole-v1", "MountainCar-v0"]
+    config = {**CONFIG, "experiments": {"baseline": {**CONFIG["experiments"]["baseline"], "envs": both}}}
+    context = make_context(config=config, scores=AT_CEILING)
+    assert np.isnan(envs.spec_for("MountainCar-v0").normalise(499.0))
+    cartpole, mountain_car = analysis.results_table(context, "baseline")["rows"]
+    assert cartpole["ceiling"] and cartpole["best"] is None
+    assert not mountain_car["ceiling"] and mountain_car["ceiling_note"] == ""
+    assert mountain_car["best"] == "mlp [baseline=critic]"  # its verdict stands
+
+
 def test_seeds_dropped_to_equalise_a_matrix_are_recorded():
     context = _fail(make_context(), "CartPole-P", "mlp [baseline=critic]", [3])
     experiment = analysis.analyse(context, doctor=[])["experiments"]["baseline"]
@@ -392,7 +462,7 @@ def _aggregate_entry(label: str, estimate: float, low: float, high: float) -> di
 
 def test_the_abstract_ranks_no_variant_whose_interval_overlaps_the_runner_up():
     def experiment(*entries):
-        return {"title": "Memory", "aggregate": list(entries), "improvements": [], "uninformative": []}
+        return {"title": "Memory", "aggregate": list(entries), "improvements": [], "uninformative": [], "ceiling": []}
 
     overlapping = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.89, 1.0),
                                                      _aggregate_entry("gru_cell", 0.91, 0.82, 0.98))})
@@ -489,3 +559,59 @@ def test_a_sweep_draws_no_bootstrap_of_its_own(monkeypatch):
     monkeypatch.setattr(analysis.stats, "bootstrap_interval", no_second_draw)
     sweep = analysis.sensitivity_table(context, "tune", table)
     assert all(cell["n"] == 4 for row in sweep["rows"] for cell in row["cells"])
+
+
+# The critic's fit: its late explained variance per critic cell, median and range over seeds, no interval.
+
+def _with_critic_fit(context: analysis.Context, values: dict[tuple[str, str], list[float]]) -> analysis.Context:
+    """``values``: (env, label) -> the figure of seeds 0, 1, ... as run.json recorded it (NaN: not recorded)."""
+    nan = [float("nan")] * 99
+    context.runs = context.runs.assign(critic_explained_variance=[
+        values.get((run.env, run.label), nan)[run.seed] for run in context.runs.itertuples()])
+    return context
+
+
+def test_the_critic_fit_gives_median_range_and_n_of_each_critic_cell_and_says_not_recorded():
+    critic, none = "mlp [baseline=critic]", "mlp [baseline=none]"
+    context = _with_critic_fit(make_context(), {("CartPole-v1", critic): [0.2, 0.9, float("nan"), 0.5],
+                                                ("CartPole-v1", none): [-5.0] * 4})  # no critic: never read
+    table = analysis.critic_fit_table(context, "baseline")
+    assert table["labels"] == [critic]  # only the critic arm has a column
+    cartpole, hidden = table["rows"]
+    assert (cartpole["env"], hidden["env"]) == ("CartPole-v1", "CartPole-P")
+    cell = cartpole["cells"][0]
+    assert (cell["median"], cell["low"], cell["high"], cell["n"], cell["finished"]) == (0.5, 0.2, 0.9, 3, 4)
+    assert cell["text"] == "0.50 (0.20 to 0.90), n = 3 of 4"
+    assert hidden["cells"][0] == {"label": critic, "n": 0, "finished": 4, "text": "not recorded"}
+    # No interval: a diagnostic draws nothing from the bootstrap's generator.
+    assert context.rng.bit_generator.state == np.random.default_rng(0).bit_generator.state
+    result = analysis.analyse(context, doctor=[])
+    assert list(result["critic_fit"]) == ["baseline"] and result["critic_fit"]["baseline"] == table
+    json.dumps(result, allow_nan=True)  # plain data for the template
+
+
+def test_the_critic_fit_of_tables_written_before_the_column_existed_is_not_recorded(context):
+    assert "critic_explained_variance" not in context.runs
+    table = analysis.critic_fit_table(context, "baseline")
+    assert [cell["text"] for row in table["rows"] for cell in row["cells"]] == ["not recorded"] * 2
+
+
+def test_the_critic_fit_says_missing_cells_and_variants_without_a_critic_on_an_environment():
+    config = {**CONFIG, "env_settings": {"CartPole-P": {"baseline": "none"}},
+              "experiments": {"memory": {"agents": ["mlp", "gru"], "envs": ["CartPole-v1", "CartPole-P"]}}}
+    scores = [400.0, 420.0, 440.0, 460.0]
+    context = _with_critic_fit(make_context(config, {"mlp": scores, "gru": scores}),
+                               {("CartPole-v1", "mlp"): [0.7] + [float("nan")] * 3})
+    context.runs = context.runs[(context.runs["agent"] != "gru") | (context.runs["env"] != "CartPole-v1")]
+    table = analysis.critic_fit_table(context, "memory")
+    assert table["labels"] == ["mlp", "gru"]
+    texts = {row["env"]: [cell["text"] for cell in row["cells"]] for row in table["rows"]}
+    assert texts == {"CartPole-v1": ["0.70, n = 1 of 4", "missing"], "CartPole-P": ["no critic", "no critic"]}
+
+
+def test_an_experiment_without_a_critic_has_no_critic_fit():
+    config = copy.deepcopy(CONFIG)
+    config["experiments"]["baseline"]["options"]["baseline"] = ["none", "running_mean"]
+    context = make_context(config)
+    assert analysis.critic_fit_table(context, "baseline") is None
+    assert analysis.analyse(context, doctor=[])["critic_fit"] == {}

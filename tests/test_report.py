@@ -25,9 +25,10 @@ def minimal_context(label: str) -> dict:
         "name": "memory", "title": "Memory", "question": "Q?", "envs": ["CartPole-v1"], "labels": [label],
         "table": {"labels": [label, "mlp"], "comparisons": 1, "n_layout": "column", "column_n_text": ["n = 3", "n = 3"],
                   "rows": [{"env": "CartPole-v1", "floor_text": "9.5", "cells": [cell, floor_cell], "uninformative": False,
-                            "n_text": "",
+                            "n_text": "", "ceiling": False, "ceiling_note": "",
                             "verdict": f"best: {label} (IQM difference to the runner-up mlp = 0.9 [0.5, 1.3], Holm-adjusted p = 0.01)"}]},
         "uninformative": ["CueRecall"], "uninformative_note": "Left out: CueRecall.",
+        "ceiling": [], "ceiling_note": "",
         "aggregate": [{"label": label, "seeds": 3, "iqm": interval, "median": interval, "mean": interval}],
         "improvements": [{"x": label, "y": "mlp", "text": "0.6 [0.4, 0.8]", "verdict": "no clear difference",
                           "sentence": "no clear difference, P(X > Y) = 0.6 [0.4, 0.8], Holm-adjusted p = 0.4",
@@ -44,7 +45,7 @@ def minimal_context(label: str) -> dict:
                    "failures": [{"agent": label, "head": "-", "baseline": "-", "check": "no_leak", "status": "FAIL",
                                  "detail": "leak"}]},
         "missing": [{"run": f"CartPole-v1/{label}/seed0", "status": "failed", "reason": "error: x"}],
-        "counts": {"planned": 1, "finished": 0},
+        "counts": {"planned": 1, "finished": 0}, "critic_fit": {},
     }
     return {
         "title": "t", "analysis": analysis, "figures": {},
@@ -125,6 +126,53 @@ def test_failed_seeds_are_shown_in_the_solve_counts():
     questions = render(context)
     questions = questions[questions.index('id="questions"'):questions.index('id="compute"')]
     assert "<td>3/4 (1 failed, counted unsolved)</td>" in questions and "<td>2/4 (2 failed, counted unsolved)</td>" in questions
+
+
+def test_a_row_at_the_ceiling_is_said_in_the_results_table():
+    context = minimal_context("gru")
+    assert "at the ceiling" not in _results(render(context))
+    row = context["analysis"]["experiments"]["memory"]["table"]["rows"][0]
+    row.update(ceiling=True, verdict="cannot be separated: gru, mlp (IQM difference = 0 [0, 0])",
+               ceiling_note="every variant at the ceiling (normalised ≥ 0.95): this task cannot separate the variants")
+    context["analysis"]["experiments"]["memory"]["ceiling_note"] = "Every variant at the ceiling: CartPole-v1."
+    results = _results(render(context))
+    assert ("<td>cannot be separated: gru, mlp (IQM difference = 0 [0, 0]); every variant at the ceiling "
+            "(normalised ≥ 0.95): this task cannot separate the variants</td>") in results
+    assert '<tr class="ceiling">' in results
+    assert '<p class="note warning ceiling">Every variant at the ceiling: CartPole-v1.</p>' in results
+
+
+def test_solve_times_say_they_are_read_from_the_training_return():
+    context = minimal_context("gru")
+    context["analysis"]["bandits"] = [{"env": "DigitMatch-10", "seeds": 3, "samples": 100, "accuracy_text": "0.9 [0.8, 1.0]",
+                                       "samples_to_90_text": "100", "reached_90_text": "3/3"}]
+    html = render(context)
+    questions = " ".join(html[html.index('id="questions"'):html.index('id="compute"')].split())
+    assert ("Unlike the results tables, which score the final deterministic evaluation (the mode of the action "
+            "distribution), these times are read from the training return: the episodes played while learning, "
+            "actions sampled from the stochastic policy.") in questions
+    assert ("The exact accuracy comes from the final deterministic evaluation, as in the results tables; the samples "
+            "to 90 % are counted on the training accuracy") in questions
+
+
+def test_the_critics_fit_is_shown_under_an_experiment_with_critic_runs():
+    context = minimal_context("gru")
+    assert "critic-fit" not in render(context)
+    context["analysis"]["critic_fit"] = {"memory": {"labels": ["gru", "mlp"], "rows": [
+        {"env": "CartPole-v1", "cells": [{"label": "gru", "n": 3, "finished": 3, "median": 0.5, "low": 0.2, "high": 0.9,
+                                          "text": "0.50 (0.20 to 0.90), n = 3"},
+                                         {"label": "mlp", "n": 0, "finished": 3, "text": "not recorded"}]}]}}
+    results = _results(render(context))
+    assert '<table class="critic-fit">' in results
+    assert "<tr><td>CartPole-v1</td><td>0.50 (0.20 to 0.90), n = 3</td><td>not recorded</td></tr>" in results
+    caption = " ".join(results[results.index('<p class="note critic-fit">'):].split())
+    assert "pooled over the last quarter of its updates" in caption
+    assert "bootstrapped with the critic's value of the final observation at a time-limit truncation" in caption
+    assert "before the critic is fitted to it, on data it has not yet seen" in caption
+    assert "1 means the critic predicts its targets exactly, 0 no better than their mean" in caption
+    assert "no interval, no test" in caption and '"not recorded"' in caption
+    # Inside the experiment's own article, before its figures.
+    assert results.index('id="experiment-memory"') < results.index('<table class="critic-fit">')
 
 
 def test_dropped_seeds_are_said_under_the_experiment():

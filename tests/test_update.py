@@ -226,6 +226,34 @@ def test_late_explained_variance_is_pooled_over_the_last_quarter():
     assert late_explained_variance(table) == pytest.approx(0.2)
 
 
+def test_a_run_records_its_critics_late_explained_variance_and_a_run_without_a_critic_none(tmp_path, monkeypatch):
+    import json
+    import math
+
+    from bench.learn import update
+    from bench.learn.update import late_explained_variance
+    from bench.pipeline.runio import read_run, write_run
+
+    config = dict(env="GaussianTarget", steps=640, num_envs=16, seed=0)
+    critic = train(validate(RunConfig(agent="mlp", **config)))
+    recorded = critic.info["critic_explained_variance"]
+    expected = late_explained_variance(critic.metrics[critic.metrics["phase"] == "train"])
+    assert math.isfinite(recorded) and recorded == pytest.approx(expected, abs=1e-12)
+    plain = train(validate(RunConfig(agent="mlp", baseline="running_mean", **config)))
+    assert plain.info["critic_explained_variance"] is None
+    # Metadata only: a run that does not compute it has the same numbers.
+    monkeypatch.setattr(update, "critic_explained_variance", lambda rows: None)
+    again = train(validate(RunConfig(agent="mlp", **config)))
+    assert again.info["critic_explained_variance"] is None
+    pd.testing.assert_frame_equal(critic.metrics.drop(columns="wall_time"), again.metrics.drop(columns="wall_time"))
+    # run.json keeps it through a write and a read: a number, null without a critic, NaN when undefined.
+    for name, value in (("critic", recorded), ("plain", None), ("still", math.nan)):
+        write_run(tmp_path / name, critic.metrics, {"critic_explained_variance": value})
+    assert read_run(tmp_path / "critic")[1]["critic_explained_variance"] == recorded
+    assert json.loads((tmp_path / "plain" / "run.json").read_text())["critic_explained_variance"] is None
+    assert math.isnan(read_run(tmp_path / "still")[1]["critic_explained_variance"])
+
+
 def test_a_bang_bang_controller_using_both_bounds_is_not_stuck():
     from bench.learn.update import degenerate_run_warnings
 

@@ -221,6 +221,15 @@ def late_explained_variance(table: pd.DataFrame) -> float:
     return float(1 - ((1 - late["explained_variance"]) * sst).sum() / sst.sum())
 
 
+def critic_explained_variance(rows: list[dict[str, Any]]) -> float | None:
+    """What ``run.json`` records of the critic's fit (``critic_explained_variance``): the
+    :func:`late_explained_variance` of the run's updates (NaN when its late targets hardly vary);
+    None for a run without a critic. Read from the logged rows after training: it changes nothing."""
+    if not rows or "explained_variance" not in rows[0]:
+        return None
+    return late_explained_variance(pd.DataFrame(rows))
+
+
 def degenerate_run_warnings(rows: list[dict[str, Any]]) -> list[str]:
     """Symptoms of a finite run that did not learn for a mechanical reason, one sentence each.
 
@@ -366,6 +375,7 @@ def train_runs(configs: list[RunConfig], trainer: Trainer, normalise: Callable[[
                             normalise, identity(run_config))
             info["wall_seconds"] = time.perf_counter() - start
             info["warnings"] = degenerate_run_warnings(rows[s])
+            info["critic_explained_variance"] = critic_explained_variance(rows[s])
             for warning in info["warnings"]:
                 print(f"warning: seed {run_config.seed}: {warning}", file=sys.stderr)
         outcomes.append(finish(rows[s], failures.get(s), final[s], info or {"wall_seconds": 0.0}))

@@ -14,6 +14,9 @@ The rules that keep a claim honest (Agarwal et al. 2021; Holm 1979):
   table; "best" is named only when it beats every other variant, the runner-up included;
 - an environment where no variant clears the floor is uninformative at this budget
   and left out of the experiment's aggregate and its probabilities of improvement;
+- an environment where every variant's interval lies at the ceiling (normalised >= ``CEILING``)
+  cannot separate the variants at this budget: it is said so, no variant is named best there,
+  and it stays in the aggregate (that no variant costs anything there is a result);
 - the probabilities of improvement of an experiment are one Holm family;
 - time to threshold counts unsolved seeds, failed runs included, as censored (median
   only when more than half solved);
@@ -54,6 +57,12 @@ EVIDENCE_SEEDS = 5
 #: not calibrated: under a true null the IQM-difference test rejects at alpha = 0.05 in 19 % of
 #: 3-seed comparisons and 6 % at 5 seeds (a simulation of the review of session 6; 4.5 % at 10).
 MIN_TEST_SEEDS = 5
+#: A row is at the ceiling when every variant's 95 % interval lies at or above this normalised score
+#: (0 = random policy, 1 = target). 0.95 is a solved task by the task's own bar: gymnasium calls
+#: CartPole-v1 solved at 475 of 500, 0.947 normalised. Judged on the interval's lower end, not the IQM,
+#: so a row is flagged only when no variant may plausibly sit below it; what is left between such
+#: variants is less than 5 % of the distance from random to target, which this benchmark does not ask.
+CEILING = 0.95
 EVIDENCE_BUDGET_SCALE = 1.0
 
 __all__ = ["ALPHA", "fmt", "interval_text", "p_text"]
@@ -208,7 +217,8 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
 
     Best and tied come from tests of the IQM difference between each row's top variant
     and every other one (stratified bootstrap), Holm-adjusted over the whole table.
-    A row where no cell clears the floor is ``uninformative``.
+    A row where no cell clears the floor is ``uninformative``; a row where every cell's interval is at
+    the ceiling (:func:`at_ceiling`) is ``ceiling``, with ``ceiling_note`` saying so and no best named.
     """
     env_floors = floors(ctx) if env_floors is None else env_floors
     runs = experiment_runs(ctx, experiment)
@@ -229,9 +239,30 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
         row.update(_row_verdict(row["cells"], row.pop("tests")))
         scored = [c for c in row["cells"] if c["n"] > 0]
         row["uninformative"] = bool(scored) and all(c["no_learning"] for c in scored)
+        # A trivial task's floor may sit at the ceiling too: "uninformative" (left out of the aggregate) says more.
+        row["ceiling"] = not row["uninformative"] and at_ceiling(row["env"], scored)
+        row["ceiling_note"] = (f"every variant at the ceiling (normalised ≥ {CEILING:g}): this task cannot separate "
+                               "the variants at this budget") if row["ceiling"] else ""
+        if row["ceiling"] and row["best"] is not None:
+            # Significant, but a difference within 5 % of the target is no finding: not bold, not "best".
+            for cell in scored:
+                cell["best"] = False
+            row["verdict"] = "highest, not named best at the ceiling: " + row["verdict"].removeprefix("best: ")
+            row["best"] = None
         for cell in row["cells"]:
             cell.pop("scores", None)
     return {"labels": labels, "rows": rows, "comparisons": len(family), **seed_count_texts(rows)}
+
+
+def at_ceiling(env: str, cells: list[dict[str, Any]]) -> bool:
+    """Whether every one of ``cells`` (the scored cells of one row, two or more) has its interval's
+    lower end at or above ``CEILING`` on the normalised scale (the map is affine: :func:`_normalised_cell`).
+    False for an environment without reference scores (nothing to normalise by) and for a single
+    variant (there is nothing to separate)."""
+    spec = envs.spec_for(env)
+    if math.isnan(spec.random_score) or len(cells) < 2:
+        return False
+    return all(_normalised_cell(cell, spec)["low"] >= CEILING for cell in cells)
 
 
 def seed_count_texts(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -511,10 +542,15 @@ def speed_ratio(ctx: Context, numerator: str, denominator: str) -> dict[str, Any
 
 def bandit_results(ctx: Context) -> list[dict[str, Any]]:
     """Accuracy on the one-step tasks (finished runs), and the samples needed to reach 90 % training
-    accuracy (failed runs counted as never reaching it, censored)."""
+    accuracy (failed runs counted as never reaching it, censored).
+
+    The runs are mlp's in an experiment that varies no option (its label is the agent's name alone):
+    they train with the configuration's own settings, ``env_settings`` and a profile's ``options``
+    included, so their variant is not always ``default`` (DigitMatch's is ``num_envs=64``)."""
     out = []
-    default_runs = attempted(ctx.runs)
-    default_runs = default_runs[(default_runs["variant"] == "default") & (default_runs["agent"] == "mlp")]
+    plain = ctx.membership[(ctx.membership["agent"] == "mlp") & (ctx.membership["label"] == "mlp")]
+    keys = ["env", "agent", "variant", "seed"]
+    default_runs = attempted(ctx.runs).merge(plain[keys].drop_duplicates(), on=keys, how="inner")
     for env in ("DigitMatch-10", "DigitMatch-100", "GaussianTarget"):
         tried = default_runs[default_runs["env"] == env]
         group = finished(tried)
@@ -622,10 +658,18 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
     uninformative = tuple(row["env"] for row in table["rows"] if row["uninformative"])
     note = (f"Left out of the aggregate and the probabilities of improvement, uninformative at this budget "
             f"(no variant's interval clears the floor): {', '.join(uninformative)}." if uninformative else "")
+    # Ceiling rows stay in: that no variant costs anything there is a result, and a near-1 score adds at
+    # most the 5 % a variant is short of the target to its aggregate. The note says what they do there.
+    ceiling = [row["env"] for row in table["rows"] if row["ceiling"]]
+    ceiling_note = (f"Every variant at the ceiling (each interval at normalised ≥ {CEILING:g}), so these rows cannot "
+                    f"separate the variants at this budget: {', '.join(ceiling)}. They are kept in the aggregate and the "
+                    "probabilities of improvement, where they pull the variants' aggregates together and count a "
+                    "consistent difference however small." if ceiling else "")
     return {
         "name": name, "title": spec.get("title", name), "question": spec.get("question", ""),
         "envs": list(spec["envs"]), "labels": variant_order(ctx, name), "table": table,
         "uninformative": list(uninformative), "uninformative_note": note,
+        "ceiling": ceiling, "ceiling_note": ceiling_note,
         "aggregate": aggregate_scores(ctx, name, uninformative), "improvements": improvements(ctx, name, uninformative),
         "seed_drops": experiment_seed_drops(ctx, name, uninformative),
     }
@@ -830,6 +874,9 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
             sentences.append(f"{experiment['title']}: no ablation pair shows a clear difference after Holm adjustment.")
         if experiment["uninformative"]:
             sentences.append(f"{experiment['title']}: uninformative at this budget on {', '.join(experiment['uninformative'])}.")
+        if experiment["ceiling"]:
+            sentences.append(f"{experiment['title']}: every variant at the ceiling on {', '.join(experiment['ceiling'])}, "
+                             "which cannot separate them at this budget.")
     return sentences
 
 
@@ -861,7 +908,61 @@ def analyse(ctx: Context, doctor: list[dict[str, str]]) -> dict[str, Any]:
         "counts": {"planned": int(len(ctx.runs)), "finished": int((ctx.runs["status"] == "finished").sum())},
     }
     result["sweeps"] = {name: sensitivity_table(ctx, name, experiments[name]["table"]) for name in ran if is_sweep(ctx, name)}
+    result["critic_fit"] = {name: table for name in ran if (table := critic_fit_table(ctx, name)) is not None}
     return result
+
+
+#: The runs table's column of the critic's fit: run.json's ``critic_explained_variance`` (absent from
+#: the tables of runs written before it was recorded).
+CRITIC_FIT = "critic_explained_variance"
+
+
+def _has_critic(options: str) -> bool:
+    """Whether a run's options (JSON of its non-default settings) give it the learned critic."""
+    return json.loads(options).get("baseline", _default("baseline")) == "critic"
+
+
+def critic_fit_table(ctx: Context, experiment: str) -> dict[str, Any] | None:
+    """Environment rows x critic-variant columns: the critic's late explained variance across the
+    cell's finished seeds, as its median, range (min-max) and n (the seeds that recorded it).
+
+    A diagnostic of the learned-critic baseline (does the critic fit its targets?), not a compared
+    score: no interval and no test. A cell none of whose finished runs has the figure (written before
+    run.json recorded it, or a critic whose late targets hardly varied) is "not recorded"; one
+    without finished runs "missing"; a variant without a critic on that environment "no critic".
+    None when no run of the experiment has a critic.
+    """
+    members = ctx.membership[ctx.membership["experiment"] == experiment]
+    critic = members[members["options"].map(_has_critic)]
+    if critic.empty:
+        return None
+    labels = [label for label in variant_order(ctx, experiment) if label in set(critic["label"])]
+    runs = experiment_runs(ctx, experiment)
+    values = (pd.to_numeric(runs[CRITIC_FIT], errors="coerce") if CRITIC_FIT in runs
+              else pd.Series(math.nan, runs.index))  # tables of runs written before it was recorded
+    rows = []
+    for env in ctx.plan.experiments[experiment]["envs"]:
+        cells = []
+        for label in labels:
+            if not ((critic["env"] == env) & (critic["label"] == label)).any():
+                cells.append({"label": label, "n": 0, "finished": 0, "text": "no critic"})
+                continue
+            chosen = values[(runs["env"] == env) & (runs["label"] == label)]
+            recorded = chosen.dropna().to_numpy(dtype=float)
+            cell = {"label": label, "n": int(len(recorded)), "finished": int(len(chosen))}
+            if len(chosen) == 0:
+                cell["text"] = "missing"
+            elif len(recorded) == 0:
+                cell["text"] = "not recorded"
+            else:
+                median, low, high = float(np.median(recorded)), float(recorded.min()), float(recorded.max())
+                spread = "" if len(recorded) == 1 else f" ({fmt(low, 2)} to {fmt(high, 2)})"
+                unrecorded = f" of {len(chosen)}" if len(recorded) < len(chosen) else ""
+                cell.update(median=median, low=low, high=high,
+                            text=f"{fmt(median, 2)}{spread}, n = {len(recorded)}{unrecorded}")
+            cells.append(cell)
+        rows.append({"env": env, "cells": cells})
+    return {"labels": labels, "rows": rows}
 
 
 def parameter_counts(ctx: Context) -> dict[str, dict[str, Any]]:

@@ -192,6 +192,9 @@ def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], 
         initial_normalised_score=_number(info.get("initial_normalised_score")),
         # Symptoms of a degenerate run (bench.learn.update.degenerate_run_warnings), "; "-joined.
         warnings="; ".join(info.get("warnings", [])),
+        # The critic's pooled explained variance over the last quarter (bench.learn.update.
+        # critic_explained_variance); NaN without a critic, and in runs written before it was recorded.
+        critic_explained_variance=_number(info.get("critic_explained_variance")),
     )
     cost.update(train_seconds=info["train_seconds"], wall_seconds=info["wall_seconds"],
                 steps_per_second=info["steps_per_second"])
