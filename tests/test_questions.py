@@ -55,7 +55,7 @@ def test_adding_a_question_is_one_registration():
 
 def test_an_answer_says_when_seeds_were_dropped_from_its_matrix(monkeypatch):
     monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)  # 4-seed hand-made tables (tests/test_analysis.py)
-    config = {**CONFIG, "experiments": {"memory": {"agents": ["gru", "gru_reset"], "envs": ["CartPole-P", "CueRecall"]}}}
+    config = {**CONFIG, "experiments": {"memory": {"agents": ["gru", "gru_reset"], "envs": ["CartPole-P", "ContinuousCartPole-P"]}}}
     scores = {"gru": [400.0, 420.0, 440.0, 460.0], "gru_reset": [20.0, 22.0, 24.0, 26.0]}
 
     def answer(context: analysis.Context) -> str:
@@ -63,7 +63,19 @@ def test_an_answer_says_when_seeds_were_dropped_from_its_matrix(monkeypatch):
 
     whole = answer(make_context(config=config, scores=scores))
     assert "Seeds dropped" not in whole and "n = 4 and 4 seeds per task" in whole
-    short = answer(_fail(make_context(config=config, scores=scores), "CueRecall", "gru", [3]))
+    short = answer(_fail(make_context(config=config, scores=scores), "ContinuousCartPole-P", "gru", [3]))
     assert "n = 3 and 4 seeds per task" in short
     assert "Seeds dropped from this comparison: 1 finished seed left out" in short
-    assert "gru: 1 finished seed dropped to keep 3 per environment (CueRecall has 3)" in short
+    assert "gru: 1 finished seed dropped to keep 3 per environment (ContinuousCartPole-P has 3)" in short
+
+
+def test_an_answer_leaves_out_a_task_where_every_variant_is_at_the_ceiling(monkeypatch):
+    monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)
+    # CueRecall's success scale puts both variants' hand-made scores far above its target: at the ceiling,
+    # where P(X > Y) would count any consistent difference as a win.
+    config = {**CONFIG, "experiments": {"memory": {"agents": ["gru", "gru_reset"], "envs": ["CartPole-P", "CueRecall"]}}}
+    scores = {"gru": [400.0, 420.0, 440.0, 460.0], "gru_reset": [20.0, 22.0, 24.0, 26.0]}
+    result = analysis.analyse(make_context(config=config, scores=scores), doctor=[])
+    assert result["experiments"]["memory"]["ceiling"] == ["CueRecall"]
+    answer = {a["name"]: a["answer"] for a in result["questions"]}["hidden_state"]
+    assert "partially observable tasks (CartPole-P)" in answer

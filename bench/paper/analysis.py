@@ -16,7 +16,8 @@ The rules that keep a claim honest (Agarwal et al. 2021; Holm 1979):
   and left out of the experiment's aggregate and its probabilities of improvement;
 - an environment where every variant's interval lies at the ceiling (normalised >= ``CEILING``)
   cannot separate the variants at this budget: it is said so, no variant is named best there,
-  and it stays in the aggregate (that no variant costs anything there is a result);
+  it stays in the aggregate (that no variant costs anything there is a result) and leaves the
+  probabilities of improvement (which ignore the size of a difference);
 - the probabilities of improvement of an experiment are one Holm family;
 - time to threshold counts unsolved seeds, failed runs included, as censored (median
   only when more than half solved);
@@ -660,30 +661,41 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
             f"(no variant's interval clears the floor): {', '.join(uninformative)}." if uninformative else "")
     # Ceiling rows stay in: that no variant costs anything there is a result, and a near-1 score adds at
     # most the 5 % a variant is short of the target to its aggregate. The note says what they do there.
-    ceiling = [row["env"] for row in table["rows"] if row["ceiling"]]
+    # They leave the probabilities of improvement, which count a consistent difference however small.
+    ceiling = tuple(row["env"] for row in table["rows"] if row["ceiling"])
     ceiling_note = (f"Every variant at the ceiling (each interval at normalised ≥ {CEILING:g}), so these rows cannot "
-                    f"separate the variants at this budget: {', '.join(ceiling)}. They are kept in the aggregate and the "
-                    "probabilities of improvement, where they pull the variants' aggregates together and count a "
-                    "consistent difference however small." if ceiling else "")
+                    f"separate the variants at this budget: {', '.join(ceiling)}. They stay in the aggregate, where they "
+                    "pull the variants' aggregates together by at most 5 % of the target, and leave the probabilities "
+                    "of improvement, which would count a consistent difference however small as a win."
+                    if ceiling else "")
     return {
         "name": name, "title": spec.get("title", name), "question": spec.get("question", ""),
         "envs": list(spec["envs"]), "labels": variant_order(ctx, name), "table": table,
         "uninformative": list(uninformative), "uninformative_note": note,
-        "ceiling": ceiling, "ceiling_note": ceiling_note,
-        "aggregate": aggregate_scores(ctx, name, uninformative), "improvements": improvements(ctx, name, uninformative),
-        "seed_drops": experiment_seed_drops(ctx, name, uninformative),
+        "ceiling": list(ceiling), "ceiling_note": ceiling_note,
+        "aggregate": aggregate_scores(ctx, name, uninformative),
+        "improvements": improvements(ctx, name, uninformative + ceiling),
+        "seed_drops": experiment_seed_drops(ctx, name, uninformative, uninformative + ceiling),
     }
 
 
-def experiment_seed_drops(ctx: Context, name: str, uninformative: tuple[str, ...]) -> list[dict[str, Any]]:
+def experiment_seed_drops(ctx: Context, name: str, uninformative: tuple[str, ...],
+                          not_compared: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """The seeds :func:`score_matrix` drops from the experiment's multi-environment statistics: the
-    aggregate and probabilities of improvement (informative environments), and the performance
-    profiles (every normalisable environment) when those are other environments. Empty: none dropped."""
+    aggregate (informative environments), the probabilities of improvement (those less
+    ``not_compared``: the aggregate's by default) and the performance profiles (every normalisable
+    environment), one entry per distinct set of environments. Empty: none dropped."""
     runs, labels = experiment_runs(ctx, name), variant_order(ctx, name)
-    aggregate_envs, profile_envs = normalisable_envs(ctx, name, uninformative), normalisable_envs(ctx, name)
-    drops = [dropped_seeds(runs, labels, aggregate_envs, "the aggregate and the probabilities of improvement")]
-    if profile_envs != aggregate_envs:
-        drops.append(dropped_seeds(runs, labels, profile_envs, "the performance profiles"))
+    not_compared = uninformative if not_compared is None else not_compared
+    uses: dict[tuple[str, ...], list[str]] = {}
+    for env_ids, used_for in ((normalisable_envs(ctx, name, uninformative), "the aggregate"),
+                              (normalisable_envs(ctx, name, not_compared), "the probabilities of improvement"),
+                              (normalisable_envs(ctx, name), "the performance profiles")):
+        uses.setdefault(tuple(env_ids), []).append(used_for)
+    # The profiles were named only where their environments differ from the aggregate's (as before).
+    texts = {env_ids: " and ".join(used[:2] if used[:2] == ["the aggregate", "the probabilities of improvement"]
+                                   else used) for env_ids, used in uses.items()}
+    drops = [dropped_seeds(runs, labels, list(env_ids), text) for env_ids, text in texts.items() if env_ids]
     return [drop for drop in drops if drop]
 
 
@@ -824,8 +836,11 @@ class QuestionContext:
         return poi_sentence(poi_verdict(test), test, family=False) + f"; n = {len(x)} and {len(y)} seeds per task"
 
     def informative_envs(self, experiment: str, envs: list[str]) -> list[str]:
-        """``envs`` less those the experiment found uninformative at this budget."""
-        left_out = set(self.experiments.get(experiment, {}).get("uninformative", []))
+        """``envs`` less those that cannot separate the experiment's variants at this budget: uninformative
+        (no variant clears the floor) or at the ceiling (every variant at it), as its probabilities of
+        improvement leave them out."""
+        result = self.experiments.get(experiment, {})
+        left_out = set(result.get("uninformative", [])) | set(result.get("ceiling", []))
         return [env for env in envs if env not in left_out]
 
     def cells(self, experiment: str, env: str) -> dict[str, dict[str, Any]]:
