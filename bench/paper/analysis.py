@@ -15,9 +15,11 @@ The rules that keep a claim honest (Agarwal et al. 2021; Holm 1979):
 - an environment where no variant clears the floor is uninformative at this budget
   and left out of the experiment's aggregate and its probabilities of improvement;
 - an environment where every variant's interval lies at the ceiling (normalised >= ``CEILING``)
-  cannot separate the variants at this budget: it is said so, no variant is named best there,
-  it stays in the aggregate (that no variant costs anything there is a result) and leaves the
-  probabilities of improvement (which ignore the size of a difference);
+  cannot separate the variants at this budget: it is said so (in its row, the experiment's note,
+  the abstract and the questions' answers), no variant is named best there and the abstract ranks
+  no variant on such rows alone; it stays in the aggregate and the probabilities of improvement
+  (that no variant costs anything on a solved task is a result; leaving them out would pick tasks
+  after seeing the scores), whose notes say what it does there;
 - the probabilities of improvement of an experiment are one Holm family;
 - time to threshold counts unsolved seeds, failed runs included, as censored (median
   only when more than half solved);
@@ -661,41 +663,32 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
             f"(no variant's interval clears the floor): {', '.join(uninformative)}." if uninformative else "")
     # Ceiling rows stay in: that no variant costs anything there is a result, and a near-1 score adds at
     # most the 5 % a variant is short of the target to its aggregate. The note says what they do there.
-    # They leave the probabilities of improvement, which count a consistent difference however small.
-    ceiling = tuple(row["env"] for row in table["rows"] if row["ceiling"])
+    ceiling = [row["env"] for row in table["rows"] if row["ceiling"]]
     ceiling_note = (f"Every variant at the ceiling (each interval at normalised ≥ {CEILING:g}), so these rows cannot "
-                    f"separate the variants at this budget: {', '.join(ceiling)}. They stay in the aggregate, where they "
-                    "pull the variants' aggregates together by at most 5 % of the target, and leave the probabilities "
-                    "of improvement, which would count a consistent difference however small as a win."
+                    f"separate the variants at this budget: {', '.join(ceiling)}. They are kept in the aggregate, whose "
+                    "differences they dilute in proportion to their share of the tasks, and in the probabilities of "
+                    "improvement, which count a consistent difference there as a win however small it is."
                     if ceiling else "")
     return {
         "name": name, "title": spec.get("title", name), "question": spec.get("question", ""),
         "envs": list(spec["envs"]), "labels": variant_order(ctx, name), "table": table,
         "uninformative": list(uninformative), "uninformative_note": note,
-        "ceiling": list(ceiling), "ceiling_note": ceiling_note,
-        "aggregate": aggregate_scores(ctx, name, uninformative),
-        "improvements": improvements(ctx, name, uninformative + ceiling),
-        "seed_drops": experiment_seed_drops(ctx, name, uninformative, uninformative + ceiling),
+        "ceiling": ceiling, "ceiling_note": ceiling_note,
+        "aggregate_envs": normalisable_envs(ctx, name, uninformative),
+        "aggregate": aggregate_scores(ctx, name, uninformative), "improvements": improvements(ctx, name, uninformative),
+        "seed_drops": experiment_seed_drops(ctx, name, uninformative),
     }
 
 
-def experiment_seed_drops(ctx: Context, name: str, uninformative: tuple[str, ...],
-                          not_compared: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+def experiment_seed_drops(ctx: Context, name: str, uninformative: tuple[str, ...]) -> list[dict[str, Any]]:
     """The seeds :func:`score_matrix` drops from the experiment's multi-environment statistics: the
-    aggregate (informative environments), the probabilities of improvement (those less
-    ``not_compared``: the aggregate's by default) and the performance profiles (every normalisable
-    environment), one entry per distinct set of environments. Empty: none dropped."""
+    aggregate and probabilities of improvement (informative environments), and the performance
+    profiles (every normalisable environment) when those are other environments. Empty: none dropped."""
     runs, labels = experiment_runs(ctx, name), variant_order(ctx, name)
-    not_compared = uninformative if not_compared is None else not_compared
-    uses: dict[tuple[str, ...], list[str]] = {}
-    for env_ids, used_for in ((normalisable_envs(ctx, name, uninformative), "the aggregate"),
-                              (normalisable_envs(ctx, name, not_compared), "the probabilities of improvement"),
-                              (normalisable_envs(ctx, name), "the performance profiles")):
-        uses.setdefault(tuple(env_ids), []).append(used_for)
-    # The profiles were named only where their environments differ from the aggregate's (as before).
-    texts = {env_ids: " and ".join(used[:2] if used[:2] == ["the aggregate", "the probabilities of improvement"]
-                                   else used) for env_ids, used in uses.items()}
-    drops = [dropped_seeds(runs, labels, list(env_ids), text) for env_ids, text in texts.items() if env_ids]
+    aggregate_envs, profile_envs = normalisable_envs(ctx, name, uninformative), normalisable_envs(ctx, name)
+    drops = [dropped_seeds(runs, labels, aggregate_envs, "the aggregate and the probabilities of improvement")]
+    if profile_envs != aggregate_envs:
+        drops.append(dropped_seeds(runs, labels, profile_envs, "the performance profiles"))
     return [drop for drop in drops if drop]
 
 
@@ -836,12 +829,19 @@ class QuestionContext:
         return poi_sentence(poi_verdict(test), test, family=False) + f"; n = {len(x)} and {len(y)} seeds per task"
 
     def informative_envs(self, experiment: str, envs: list[str]) -> list[str]:
-        """``envs`` less those that cannot separate the experiment's variants at this budget: uninformative
-        (no variant clears the floor) or at the ceiling (every variant at it), as its probabilities of
-        improvement leave them out."""
-        result = self.experiments.get(experiment, {})
-        left_out = set(result.get("uninformative", [])) | set(result.get("ceiling", []))
+        """``envs`` less those the experiment found uninformative at this budget."""
+        left_out = set(self.experiments.get(experiment, {}).get("uninformative", []))
         return [env for env in envs if env not in left_out]
+
+    def ceiling_note(self, experiment: str, envs: list[str]) -> str:
+        """A sentence naming those of ``envs`` where every variant of the experiment is at the ceiling
+        (:func:`at_ceiling`), whose P(X > Y) counts a difference however small; "" when none is."""
+        at = [env for env in envs if env in self.experiments.get(experiment, {}).get("ceiling", [])]
+        if not at:
+            return ""
+        return (f"Every variant is at the ceiling on {', '.join(at)} (normalised ≥ {CEILING:g}): a difference there is "
+                f"under {1 - CEILING:.0%} of the distance from the random policy to the target, and P(X > Y) counts "
+                "it as a win however small.")
 
     def cells(self, experiment: str, env: str) -> dict[str, dict[str, Any]]:
         """label -> result cell of one environment row of an experiment's table."""
@@ -872,12 +872,15 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
             sentences.append(f"{experiment['title']}: {ranked[0]['label']}'s normalised IQM is {ranked[0]['iqm']['text']}.")
         elif ranked:
             top, runner_up = ranked[0], ranked[1]
-            # A point estimate is no ranking: say when the runner-up's interval reaches the top's.
+            # A point estimate is no ranking: say when the runner-up's interval reaches the top's, or when
+            # every task of the aggregate is at the ceiling (no task there can separate the variants).
             overlap = runner_up["iqm"]["high"] >= top["iqm"]["low"]
+            solved = bool(experiment["aggregate_envs"]) and set(experiment["aggregate_envs"]) <= set(experiment["ceiling"])
+            why = (f"every task of its aggregate is at the ceiling ({', '.join(experiment['aggregate_envs'])})" if solved
+                   else f"its interval overlaps {runner_up['label']}'s ({runner_up['iqm']['text']})")
             sentences.append(f"{experiment['title']}: the highest normalised IQM is {top['label']}'s "
-                             f"({top['iqm']['text']})" + (f", but its interval overlaps {runner_up['label']}'s "
-                                                          f"({runner_up['iqm']['text']}): the aggregate does not rank them."
-                                                          if overlap else "."))
+                             f"({top['iqm']['text']})" + (f", but {why}: the aggregate does not rank them."
+                                                          if overlap or solved else "."))
         clear = [p for p in experiment["improvements"] if p["verdict"] in ("better", "worse")]
         for pair in clear[:2]:
             sentences.append(f"{pair['x']} is {pair['verdict']} than {pair['y']} ({pair['sentence']}).")
@@ -932,7 +935,7 @@ def analyse(ctx: Context, doctor: list[dict[str, str]]) -> dict[str, Any]:
 CRITIC_FIT = "critic_explained_variance"
 
 
-def _has_critic(options: str) -> bool:
+def has_critic(options: str) -> bool:
     """Whether a run's options (JSON of its non-default settings) give it the learned critic."""
     return json.loads(options).get("baseline", _default("baseline")) == "critic"
 
@@ -948,7 +951,7 @@ def critic_fit_table(ctx: Context, experiment: str) -> dict[str, Any] | None:
     None when no run of the experiment has a critic.
     """
     members = ctx.membership[ctx.membership["experiment"] == experiment]
-    critic = members[members["options"].map(_has_critic)]
+    critic = members[members["options"].map(has_critic)]
     if critic.empty:
         return None
     labels = [label for label in variant_order(ctx, experiment) if label in set(critic["label"])]
@@ -986,7 +989,7 @@ def parameter_counts(ctx: Context) -> dict[str, dict[str, Any]]:
     done = finished(ctx.runs)
     out = {}
     for agent, group in done.groupby("agent", sort=True):
-        critic = group["options"].map(lambda o: json.loads(o).get("baseline", _default("baseline")) == "critic")
+        critic = group["options"].map(has_critic)
         out[agent] = {"actor": _count_range(group[~critic]["parameters"]), "with_critic": _count_range(group[critic]["parameters"])}
     return out
 

@@ -25,4 +25,6 @@ def answer(ctx: "QuestionContext") -> str | None:
     extra = ""
     if len(mean) and len(none):
         extra = f" Running mean (X) versus no baseline (Y) on {ENV}: {ctx.poi_answer(mean, none)}."
+        ceiling = ctx.ceiling_note("baseline", [ENV])
+        extra += f" {ceiling}" if ceiling else ""
     return f"Final reward on {ENV} (IQM [95 % CI]; 0 is perfect): " + "; ".join(parts) + "." + extra

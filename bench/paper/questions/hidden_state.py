@@ -20,7 +20,8 @@ def answer(ctx: "QuestionContext") -> str | None:
     gru, reset = ctx.scores("memory", "gru", partial), ctx.scores("memory", "gru_reset", partial)
     if not partial or not len(gru) or not len(reset):
         return None
-    note = ctx.seed_note("memory", ["gru", "gru_reset"], partial)
+    note = " ".join(text for text in (ctx.seed_note("memory", ["gru", "gru_reset"], partial),
+                                      ctx.ceiling_note("memory", partial)) if text)
     return (f"On the partially observable tasks ({', '.join(partial)}), the GRU that feeds its state back versus the "
             f"same GRU reset every step (X = fed back, Y = reset; normalised final score): {ctx.poi_answer(gru, reset)}."
             + (f" {note}" if note else ""))
