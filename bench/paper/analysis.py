@@ -244,10 +244,11 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
         row["uninformative"] = bool(scored) and all(c["no_learning"] for c in scored)
         # A trivial task's floor may sit at the ceiling too: "uninformative" (left out of the aggregate) says more.
         row["ceiling"] = not row["uninformative"] and at_ceiling(row["env"], scored)
-        row["ceiling_note"] = (f"every variant at the ceiling (normalised ≥ {CEILING:g}): this task cannot separate "
-                               "the variants at this budget") if row["ceiling"] else ""
+        row["ceiling_note"] = (f"every variant at the ceiling (normalised ≥ {CEILING:g}): a difference here is under "
+                               f"{1 - CEILING:.0%} of the distance from random to target, not counted as a finding"
+                               ) if row["ceiling"] else ""
         if row["ceiling"] and row["best"] is not None:
-            # Significant, but a difference within 5 % of the target is no finding: not bold, not "best".
+            # Significant, but a difference within 5 % of random-to-target is no finding: not bold, not "best".
             for cell in scored:
                 cell["best"] = False
             row["verdict"] = "highest, not named best at the ceiling: " + row["verdict"].removeprefix("best: ")
