@@ -289,7 +289,7 @@ def test_the_one_step_table_keeps_runs_trained_with_per_environment_settings():
     context = make_context(config=config, scores={"mlp": seeds, "mlp [entropy_coef=0.0]": seeds,
                                                   "mlp [entropy_coef=0.05]": seeds})
     assert set(context.runs[context.runs["env"] == "DigitMatch-10"]["variant"]) == {
-        "num_envs=64", "entropy_coef=0.0,num_envs=64", "entropy_coef=0.05,num_envs=64"}
+        "num_envs=64", "entropy_coef=0.0+num_envs=64", "entropy_coef=0.05+num_envs=64"}
     # Only the plain mlp runs are accurate: an entropy variant counted in would pull the IQM below 1.
     context.runs["final_success_rate"] = (context.runs["variant"] == "num_envs=64").astype(float)
     entries = {entry["env"]: entry for entry in analysis.bandit_results(context)}

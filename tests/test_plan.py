@@ -166,4 +166,18 @@ def test_a_subset_that_names_nothing_of_the_profile_is_refused(config, key, valu
 def test_large_values_make_path_safe_variant_names(config):
     config["experiments"]["bandits"]["options"] = {"value_lr": [0.01, 1.0e30]}
     variants = {r.variant for r in load_plan(config).membership["bandits"]}
-    assert any("value_lr=1e30" in v for v in variants) and not any("+" in v for v in variants)
+    assert any("value_lr=1e30" in v for v in variants) and not any("e+" in v for v in variants)
+
+
+@pytest.mark.parametrize("profile", ["full", "quick", "smoke", "tune", "batched"])
+def test_every_job_survives_how_snakemake_hands_it_to_a_remote_executor(config, profile):
+    """SLURM jobs get their wildcards back from `--target-jobs rule:k=v,k=v`, split at commas."""
+    from snakemake.target_jobs import parse_target_jobs_cli_args
+
+    plan = load_plan({**config, "profile": profile})
+    for run in plan.runs:
+        spec = f"train:env={run.env},agent={run.agent},variant={run.variant},seed={run.seed}"
+        (target,) = parse_target_jobs_cli_args([spec])
+        assert target.wildcards_dict == {"env": run.env, "agent": run.agent, "variant": run.variant,
+                                         "seed": str(run.seed)}
+        assert plan.find(**target.wildcards_dict) == run

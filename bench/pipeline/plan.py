@@ -31,6 +31,10 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
 #: The folder that relative ``results`` paths must stay inside.
 RESULTS_ROOT = "results"
 VARIANT_DEFAULT = "default"
+# Joins a variant's options in its folder name and job wildcard. Not ",": Snakemake
+# hands a job to a remote executor (SLURM) as `--target-jobs train:k=v,k=v`, split at
+# commas, so a comma inside a wildcard value cuts it short there.
+OPTION_SEPARATOR = "+"
 
 
 @dataclass(frozen=True)
@@ -44,15 +48,17 @@ class RunSpec:
 
     @property
     def variant(self) -> str:
-        """Path-safe name of the options: ``default`` or ``baseline=none,entropy_coef=0.05``."""
+        """Path-safe name of the options: ``default`` or ``baseline=none+entropy_coef=0.05``."""
         if not self.options:
             return VARIANT_DEFAULT
-        return ",".join(f"{name}={format_value(value)}" for name, value in self.options)
+        return OPTION_SEPARATOR.join(f"{name}={format_value(value)}" for name, value in self.options)
 
     @property
     def label(self) -> str:
-        """How the report names this variant: ``gru`` or ``gru [baseline=none]``."""
-        return self.agent if not self.options else f"{self.agent} [{self.variant.replace(',', ', ')}]"
+        """How the report names this variant: ``gru`` or ``gru [baseline=none, entropy_coef=0.05]``."""
+        if not self.options:
+            return self.agent
+        return f"{self.agent} [{', '.join(f'{name}={format_value(value)}' for name, value in self.options)}]"
 
     def directory(self, results: str) -> str:
         return f"{results}/runs/{self.env}/{self.agent}/{self.variant}/seed{self.seed}"

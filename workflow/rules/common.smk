@@ -50,7 +50,7 @@ REPORT_FILE = paper("report/index.html")
 wildcard_constraints:
     env=r"[A-Za-z0-9][A-Za-z0-9_.:-]*",
     agent=r"[A-Za-z0-9][A-Za-z0-9_.:-]*",
-    variant=r"[A-Za-z0-9][A-Za-z0-9_.=,:-]*",
+    variant=r"[A-Za-z0-9][A-Za-z0-9_.=+:-]*",
     seed=r"\d+",
     first=r"\d+",
     last=r"\d+",
