@@ -34,6 +34,7 @@ The rules that keep a claim honest (Agarwal et al. 2021; Holm 1979):
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -77,10 +78,20 @@ class Context:
     runs: pd.DataFrame  # one row per run (finished or not)
     curves: pd.DataFrame
     membership: pd.DataFrame
-    rng: np.random.Generator
+    #: the analysis seed (the config's ``bootstrap_seed``)
+    seed: int
     #: the pipeline configuration (its ``defaults`` and ``env_settings`` mark a sweep's chosen settings);
     #: None: not given, nothing is marked
     config: dict[str, Any] | None = None
+
+    def rng_for(self, *data: np.ndarray) -> np.random.Generator:
+        """The bootstrap's generator for ``data``: seeded by the analysis seed and the data alone, so
+        the same runs draw the same resamples, and show the same interval, in every table."""
+        digest = hashlib.sha256()
+        for array in data:
+            array = np.ascontiguousarray(array, dtype=np.float64)
+            digest.update(repr(array.shape).encode() + array.tobytes())
+        return np.random.default_rng([self.seed, int.from_bytes(digest.digest()[:8], "little")])
 
 
 def finished(runs: pd.DataFrame) -> pd.DataFrame:
@@ -179,7 +190,7 @@ def _cell(ctx: Context, runs: pd.DataFrame, label: str, env: str, floor: float) 
     scores = score_matrix(runs, label, [env], "final_score")
     if len(scores) == 0:
         return {"label": label, "text": "missing", "n": 0, "best": False, "tied": False, "no_learning": False}
-    interval = stats.bootstrap_interval(scores, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng)
+    interval = stats.bootstrap_interval(scores, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng_for(scores))
     no_learning = not math.isnan(floor) and interval.low <= floor
     return {"label": label, "n": int(len(scores)), **interval.as_dict(), "text": interval_text(interval),
             "best": False, "tied": False, "no_learning": bool(no_learning), "scores": scores}
@@ -189,7 +200,8 @@ def _row_tests(ctx: Context, cells: list[dict[str, Any]]) -> list[tuple[dict, di
     """(top, other, test of IQM(top) - IQM(other)) for every other scored cell, runner-up first."""
     ranked = sorted((c for c in cells if c["n"] > 0), key=lambda c: -c["estimate"])
     return [(ranked[0], other, stats.bootstrap_difference(ranked[0]["scores"], other["scores"], stats.iqm,
-                                                           ctx.plan.bootstrap_replicates, ctx.rng))
+                                                           ctx.plan.bootstrap_replicates,
+                                                           ctx.rng_for(ranked[0]["scores"], other["scores"])))
             for other in ranked[1:]]
 
 
@@ -299,7 +311,7 @@ def aggregate_scores(ctx: Context, experiment: str, exclude: tuple[str, ...] = (
             continue
         entry: dict[str, Any] = {"label": label, "seeds": int(len(scores))}
         for name, statistic in stats.STATISTICS.items():
-            interval = stats.bootstrap_interval(scores, statistic, ctx.plan.bootstrap_replicates, ctx.rng)
+            interval = stats.bootstrap_interval(scores, statistic, ctx.plan.bootstrap_replicates, ctx.rng_for(scores))
             entry[name] = {**interval.as_dict(), "text": interval_text(interval)}
         out.append(entry)
     return out
@@ -367,7 +379,8 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = ()) -
     for x, y in ablation_pairs(ctx, experiment) if env_ids else []:
         x_scores, y_scores = score_matrix(runs, x, env_ids, "normalised_score"), score_matrix(runs, y, env_ids, "normalised_score")
         if len(x_scores) and len(y_scores):
-            test = stats.probability_of_improvement_test(x_scores, y_scores, min(ctx.plan.bootstrap_replicates, 1000), ctx.rng)
+            test = stats.probability_of_improvement_test(x_scores, y_scores, min(ctx.plan.bootstrap_replicates, 1000),
+                                                        ctx.rng_for(x_scores, y_scores))
             pairs.append((x, y, test, (len(x_scores), len(y_scores))))
     adjusted = stats.with_holm([test for _, _, test, _ in pairs])
     out = []
@@ -424,7 +437,7 @@ def curve_summary(ctx: Context) -> pd.DataFrame:
                 matrix = np.stack(series)  # [seeds, points]
                 estimate = _iqm_along_seeds(matrix[None])[0]
                 if len(series) >= 2:
-                    picks = ctx.rng.integers(0, len(series), size=(CURVE_REPLICATES, len(series)))
+                    picks = ctx.rng_for(matrix).integers(0, len(series), size=(CURVE_REPLICATES, len(series)))
                     boot = _iqm_along_seeds(matrix[picks])
                     low, high = np.percentile(boot, [2.5, 97.5], axis=0)
                 else:
@@ -445,7 +458,7 @@ def profiles(ctx: Context) -> pd.DataFrame:
             scores = score_matrix(runs, label, env_ids, "normalised_score")
             if len(scores) == 0:
                 continue
-            estimate, low, high = stats.performance_profile_band(scores, PROFILE_THRESHOLDS, 500, ctx.rng)
+            estimate, low, high = stats.performance_profile_band(scores, PROFILE_THRESHOLDS, 500, ctx.rng_for(scores))
             for tau, e, lo, hi in zip(PROFILE_THRESHOLDS, estimate, low, high):
                 rows.append({"experiment": experiment, "label": label, "tau": float(tau), "fraction": float(e),
                              "low": float(lo), "high": float(hi)})
@@ -561,7 +574,8 @@ def bandit_results(ctx: Context) -> list[dict[str, Any]]:
         if len(group) == 0:
             continue
         failed = len(tried) - len(group)  # censored: never reached 90 %
-        accuracy = stats.bootstrap_interval(group["final_success_rate"].to_numpy(), stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng)
+        success = group["final_success_rate"].to_numpy()
+        accuracy = stats.bootstrap_interval(success, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng_for(success))
         samples = []
         for _, run in group.iterrows():
             curve = ctx.curves[(ctx.curves["env"] == env) & (ctx.curves["agent"] == "mlp")
@@ -576,7 +590,7 @@ def bandit_results(ctx: Context) -> list[dict[str, Any]]:
                  "samples_to_90": times["median_steps"], "samples_to_90_text": times["median_steps_text"]}
         if env == "GaussianTarget":
             distance = np.sqrt(np.clip(-group["final_score"].to_numpy(), 0, None))
-            entry["distance_text"] = interval_text(stats.bootstrap_interval(distance, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng))
+            entry["distance_text"] = interval_text(stats.bootstrap_interval(distance, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng_for(distance)))
         out.append(entry)
     return out
 
@@ -817,7 +831,8 @@ class QuestionContext:
 
     def poi(self, x: np.ndarray, y: np.ndarray) -> stats.Test:
         """P(X > Y) with its CI and p-value: a single test, outside the experiments' Holm families."""
-        test = stats.probability_of_improvement_test(x, y, min(self.data.plan.bootstrap_replicates, 1000), self.data.rng)
+        test = stats.probability_of_improvement_test(x, y, min(self.data.plan.bootstrap_replicates, 1000),
+                                                    self.data.rng_for(x, y))
         return stats.with_holm([test])[0]
 
     def poi_answer(self, x: np.ndarray, y: np.ndarray) -> str:
@@ -1029,7 +1044,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = json.loads(args.config_json)
     plan = load_plan(config, check_registries=False)
-    ctx = Context(plan, *load_tables(Path(args.tables)), np.random.default_rng(plan.bootstrap_seed), config)
+    ctx = Context(plan, *load_tables(Path(args.tables)), plan.bootstrap_seed, config)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = analyse(ctx, read_doctor(args.doctor))
