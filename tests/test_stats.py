@@ -124,6 +124,9 @@ def test_probability_of_improvement_test_gives_a_p_value():
     tied = stats.probability_of_improvement_test(np.array([0.0, 2, 4, 6]), np.array([1.0, 3, 5, 7]), 999,
                                                  np.random.default_rng(0))
     assert tied.low < 0.5 < tied.high and tied.p_value > 0.05
+    # Every replicate is above 0.5: p is at the smallest value 999 replicates can give, and says so.
+    assert better.p_at_floor and better.p_value == pytest.approx(2 / 1000) and not tied.p_at_floor
+    assert stats.with_holm([better, tied])[0].p_at_floor
 
 
 def test_censored_median_needs_more_than_half_solved():

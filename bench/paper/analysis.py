@@ -47,7 +47,7 @@ import pandas as pd
 from bench import envs
 from bench.paper import questions as question_registry
 from bench.paper import stats
-from bench.paper.text import ALPHA, fmt, interval_text, p_text, poi_sentence, poi_verdict
+from bench.paper.text import ALPHA, fmt, interval_text, p_statement, p_text, poi_sentence, poi_verdict
 from bench.pipeline.aggregate import same_value
 from bench.pipeline.plan import Plan, format_value, load_plan
 
@@ -217,7 +217,7 @@ def _row_verdict(cells: list[dict[str, Any]], tests: list[tuple[dict, dict, stat
     group = [top] + [other for _, other, test in tests if not test.adjusted_p < ALPHA]
     runner_up, first = tests[0][1], tests[0][2]
     numbers = (f"IQM difference to the runner-up {runner_up['label']} = {interval_text(first)}, "
-               f"Holm-adjusted p = {p_text(first.adjusted_p)}")
+               f"{p_statement(first)}")
     if len(group) == 1:
         top["best"] = True
         return {"best": top["label"], "group": [top["label"]], "verdict": f"best: {top['label']} ({numbers})"}

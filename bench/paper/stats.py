@@ -154,6 +154,8 @@ class Test:
 
     ``p_value`` tests ``estimate == null`` (0 for a difference, 0.5 for a probability
     of improvement); ``adjusted_p`` is set by :func:`holm` over a family of tests.
+    ``p_at_floor``: no replicate fell on the null's side, so ``p_value`` is the smallest
+    value B replicates can give, ``2 / (B + 1)``, and the true p is at most that.
     """
 
     estimate: float
@@ -161,6 +163,7 @@ class Test:
     high: float
     p_value: float
     adjusted_p: float = math.nan
+    p_at_floor: bool = False
 
     @property
     def interval(self) -> Interval:
@@ -179,6 +182,13 @@ def bootstrap_p_value(replicates: np.ndarray, null: float) -> float:
         return 1.0  # a replicate that is not a number supports no claim
     below, above = int((values <= null).sum()), int((values >= null).sum())
     return float(min(1.0, 2 * (min(below, above) + 1) / (len(values) + 1)))
+
+
+def _test(estimate: float, replicates: np.ndarray, null: float) -> Test:
+    """The percentile CI and p-value of ``null`` from the bootstrap ``replicates`` of ``estimate``."""
+    low, high = np.percentile(replicates, [2.5, 97.5])
+    p_value = bootstrap_p_value(replicates, null)
+    return Test(estimate, float(low), float(high), p_value, p_at_floor=p_value <= 2 / (len(replicates) + 1))
 
 
 def _resample(scores: np.ndarray, indices: np.ndarray) -> np.ndarray:
@@ -201,9 +211,7 @@ def bootstrap_difference(
         return Test(estimate, estimate, estimate, 1.0)
     bx = _resample(x, stratified_resample_indices(*x.shape, replicates, rng))
     by = _resample(y, stratified_resample_indices(*y.shape, replicates, rng))
-    values = np.array([statistic(a) - statistic(b) for a, b in zip(bx, by)])
-    low, high = np.percentile(values, [2.5, 97.5])
-    return Test(estimate, float(low), float(high), bootstrap_p_value(values, 0.0))
+    return _test(estimate, np.array([statistic(a) - statistic(b) for a, b in zip(bx, by)]), 0.0)
 
 
 def probability_of_improvement_test(x: np.ndarray, y: np.ndarray, replicates: int, rng: np.random.Generator) -> Test:
@@ -222,8 +230,7 @@ def probability_of_improvement_test(x: np.ndarray, y: np.ndarray, replicates: in
         probability_of_improvement(np.take_along_axis(x, ix[r], 0), np.take_along_axis(y, iy[r], 0))
         for r in range(replicates)
     ])
-    low, high = np.percentile(values, [2.5, 97.5])
-    return Test(estimate, float(low), float(high), bootstrap_p_value(values, 0.5))
+    return _test(estimate, values, 0.5)
 
 
 def holm(p_values: list[float]) -> list[float]:
@@ -246,7 +253,7 @@ def holm(p_values: list[float]) -> list[float]:
 def with_holm(tests: list[Test]) -> list[Test]:
     """The same tests with ``adjusted_p`` set by Holm over the whole list (one family)."""
     adjusted = holm([t.p_value for t in tests])
-    return [Test(t.estimate, t.low, t.high, t.p_value, a) for t, a in zip(tests, adjusted)]
+    return [Test(t.estimate, t.low, t.high, t.p_value, a, t.p_at_floor) for t, a in zip(tests, adjusted)]
 
 
 def censored_median(times: np.ndarray) -> float:

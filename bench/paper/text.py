@@ -33,6 +33,15 @@ def p_text(p_value: float) -> str:
     return "< 0.001" if p_value < 0.001 else fmt(p_value, 2)
 
 
+def p_statement(test: stats.Test, adjusted: bool = True) -> str:
+    """``Holm-adjusted p = 0.031`` (or ``p = ...``, unadjusted); ``p ≤ 0.0020`` where no bootstrap
+    replicate fell on the null's side: the replicates resolve p no finer than ``2 / (B + 1)``."""
+    name, value = ("Holm-adjusted p", test.adjusted_p) if adjusted else ("p", test.p_value)
+    if test.p_at_floor and value >= 0.001:
+        return f"{name} ≤ {p_text(value)}"
+    return f"{name} {'<' if value < 0.001 else '='} {p_text(value).removeprefix('< ')}"
+
+
 def poi_verdict(test: stats.Test) -> str:
     """``better`` / ``worse`` when the Holm-adjusted p of P(X > Y) = 0.5 is below ALPHA, else ``no clear difference``."""
     if test.adjusted_p < ALPHA:
@@ -43,5 +52,5 @@ def poi_verdict(test: stats.Test) -> str:
 def poi_sentence(verdict: str, test: stats.Test, family: bool = True) -> str:
     """The verdict in words with its numbers: ``no clear difference, P(X > Y) = 0.50 [0.25, 0.75], Holm-adjusted p = 1``
     (``family=False``: a single test, ``p = ...`` unadjusted)."""
-    p = f"Holm-adjusted p = {p_text(test.adjusted_p)}" if family else f"p = {p_text(test.p_value)} (a single test)"
+    p = p_statement(test) if family else f"{p_statement(test, adjusted=False)} (a single test)"
     return f"{verdict}, P(X > Y) = {interval_text(test)}, {p}"
