@@ -489,6 +489,19 @@ def test_the_abstract_ranks_no_variant_whose_interval_overlaps_the_runner_up():
     assert apart[0] == "Memory: the highest normalised IQM is gru's (0.98 [0.95, 1.0])."
     alone = analysis.abstract({"m": experiment(_aggregate_entry("mlp", 0.6, 0.5, 0.7))})
     assert alone[0] == "Memory: mlp's normalised IQM is 0.6 [0.5, 0.7]." and "highest" not in alone[0]
+    # Over several tasks it names each task's score: an IQM over tasks trims the failed one away.
+    per_task = {"mlp": [{"env": "DigitMatch-10", "text": "1.00 [1.00, 1.00]"}, {"env": "DigitMatch-100", "text": "0.04 [0.03, 0.05]"}]}
+    alone = analysis.abstract({"m": {**experiment(_aggregate_entry("mlp", 0.6, 0.5, 0.7)), "task_scores": per_task}})
+    assert alone[0] == ("Memory: mlp's normalised IQM is 0.6 [0.5, 0.7]; per task: DigitMatch-10 1.00 [1.00, 1.00], "
+                        "DigitMatch-100 0.04 [0.03, 0.05].")
+
+
+def test_task_scores_give_each_variant_its_normalised_interval_per_aggregate_task(context):
+    table = analysis.results_table(context, "baseline")
+    scores = analysis.task_scores(table, ["CartPole-v1"])
+    assert set(scores) == set(SCORES) and all(len(v) == 1 and v[0]["env"] == "CartPole-v1" for v in scores.values())
+    critic = scores["mlp [baseline=critic]"][0]["text"]  # IQM 430 on CartPole-v1: (430 - 22.3) / (500 - 22.3)
+    assert critic.startswith(f"{(430 - 22.3) / (500 - 22.3):.3f} [")
 
 
 @pytest.mark.real_threshold

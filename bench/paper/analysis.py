@@ -690,9 +690,24 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
         "uninformative": list(uninformative), "uninformative_note": note,
         "ceiling": ceiling, "ceiling_note": ceiling_note,
         "aggregate_envs": normalisable_envs(ctx, name, uninformative),
+        "task_scores": task_scores(table, normalisable_envs(ctx, name, uninformative)),
         "aggregate": aggregate_scores(ctx, name, uninformative), "improvements": improvements(ctx, name, uninformative),
         "seed_drops": experiment_seed_drops(ctx, name, uninformative),
     }
+
+
+def task_scores(table: dict[str, Any], env_ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    """Per variant, its normalised IQM [95 % CI] on each of ``env_ids`` (the aggregate's tasks), in table
+    order: ``{label: [{"env", "text"}]}``. An IQM over tasks trims the worst; these say which task it was."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for row in table["rows"]:
+        if row["env"] not in env_ids:
+            continue
+        for cell in row["cells"]:
+            if cell["n"] > 0:
+                text = _normalised_cell(cell, envs.spec_for(row["env"]))["text"]
+                out.setdefault(cell["label"], []).append({"env": row["env"], "text": text})
+    return out
 
 
 def experiment_seed_drops(ctx: Context, name: str, uninformative: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -885,7 +900,10 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
     for experiment in experiments.values():
         ranked = sorted(experiment["aggregate"], key=lambda e: -e["iqm"]["estimate"])
         if len(ranked) == 1:
-            sentences.append(f"{experiment['title']}: {ranked[0]['label']}'s normalised IQM is {ranked[0]['iqm']['text']}.")
+            label = ranked[0]["label"]
+            tasks = experiment.get("task_scores", {}).get(label, [])
+            per_task = ("; per task: " + ", ".join(f"{t['env']} {t['text']}" for t in tasks)) if len(tasks) > 1 else ""
+            sentences.append(f"{experiment['title']}: {label}'s normalised IQM is {ranked[0]['iqm']['text']}{per_task}.")
         elif ranked:
             top, runner_up = ranked[0], ranked[1]
             # A point estimate is no ranking: say when the runner-up's interval reaches the top's, or when
