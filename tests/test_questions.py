@@ -85,3 +85,22 @@ def test_an_answer_says_when_its_task_has_every_variant_at_the_ceiling(monkeypat
     assert "better, P(X > Y) = 1.00" in answer
     assert "Every variant is at the ceiling on GaussianTarget (normalised ≥ 0.95)" in answer
     assert "under 5% of the distance from the random policy to the target" in answer
+
+
+def test_the_recurrent_forms_answer_says_how_many_seeds_solve_cartpole_p(monkeypatch):
+    monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)
+    config = {**CONFIG, "experiments": {"memory": {"agents": ["gru_cell", "gru", "window", "lstm", "mlp"],
+                                                   "envs": ["CartPole-P"]}}}
+    scores = {"gru_cell": [480.0, 300.0, 476.0, 200.0], "gru": [400.0, 420.0, 440.0, 460.0],
+              "window": [100.0, 120.0, 140.0, 160.0], "lstm": [300.0, 320.0, 340.0, 360.0], "mlp": [20.0, 22.0, 24.0, 26.0]}
+
+    def answer(scores: dict[str, list[float]]) -> str:
+        result = analysis.analyse(make_context(config=config, scores=scores), doctor=[])
+        return {a["name"]: a["answer"] for a in result["questions"]}["recurrent_forms"]
+
+    text = answer(scores)
+    assert "lstm: 330 [" in text  # every memory variant of the experiment, not only the three forms asked about
+    assert ("No variant solves it at this budget (most seeds below 475; seeds at or above: gru_cell 2 of 4, gru 0 of 4, "
+            "window 0 of 4, lstm 0 of 4, mlp 0 of 4).") in text
+    text = answer({**scores, "gru": [480.0, 490.0, 500.0, 300.0]})
+    assert "Seeds that end at or above 475: gru_cell 2 of 4, gru 3 of 4," in text and "No variant" not in text

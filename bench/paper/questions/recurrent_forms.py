@@ -4,25 +4,44 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bench import envs
 from bench.paper.questions import question
 
 if TYPE_CHECKING:
     from bench.paper.analysis import QuestionContext
 
 ENV = "CartPole-P"
-FORMS = ("gru_cell", "gru", "window", "mlp")
+#: the forms the question names first, then the other memory variants and the no-memory reference
+FORMS = ("gru_cell", "gru", "window", "lstm", "gru_reset", "mlp")
 
 
 @question("recurrent_forms", order=20, experiment="memory", agents=("gru_cell", "gru", "window"), envs=(ENV,),
           text="A GRUCell unrolled by hand, a GRU layer run over whole sequences, or a window of the last 5 observations: "
                "which learns CartPole with hidden velocities, and how fast does each run?")
 def answer(ctx: "QuestionContext") -> str | None:
-    """Final scores of the memory forms on CartPole-P, the table's verdict, and the layer-vs-cell speed ratio."""
+    """Final scores of the memory forms on CartPole-P, how many seeds of each solve it, the table's verdict,
+    and the layer-vs-cell speed ratio."""
     cells = ctx.cells("memory", ENV)
-    parts = [f"{name}: {cells[name]['text']}" for name in FORMS if name in cells and cells[name]["n"]]
-    if not parts:
+    names = [name for name in FORMS if name in cells and cells[name]["n"]]
+    if not names:
         return None
+    parts = [f"{name}: {cells[name]['text']}" for name in names]
     row = next(r for r in ctx.experiments["memory"]["table"]["rows"] if r["env"] == ENV)
-    speed = (f" The GRU layer runs at {ctx.speed['text']} times the steps per second of the hand-unrolled GRUCell."
-             if ctx.speed else "")
-    return f"Final score on {ENV} (IQM [95 % CI]): " + "; ".join(parts) + f". Across all memory variants: {row['verdict']}." + speed
+    return (f"Final score on {ENV} (IQM [95 % CI]): " + "; ".join(parts) + ". " + _solved(ctx, names)
+            + f" Across all memory variants: {row['verdict']}." + _speed(ctx))
+
+
+def _solved(ctx: "QuestionContext", names: list[str]) -> str:
+    """How many seeds of each form end at or above the task's success score (gymnasium's reward threshold)."""
+    threshold = envs.spec_for(ENV).success_score
+    counts = {name: ctx.scores("memory", name, [ENV], "final_score")[:, 0] for name in names}
+    solved = {name: int((scores >= threshold).sum()) for name, scores in counts.items()}
+    tally = ", ".join(f"{name} {solved[name]} of {len(counts[name])}" for name in names)
+    if not any(2 * solved[name] > len(counts[name]) for name in names):
+        return f"No variant solves it at this budget (most seeds below {threshold:g}; seeds at or above: {tally})."
+    return f"Seeds that end at or above {threshold:g}: {tally}."
+
+
+def _speed(ctx: "QuestionContext") -> str:
+    return (f" The GRU layer runs at {ctx.speed['text']} times the steps per second of the hand-unrolled GRUCell."
+            if ctx.speed else "")
