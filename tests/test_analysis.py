@@ -632,6 +632,11 @@ def test_the_critic_fit_gives_median_range_and_n_of_each_critic_cell_and_says_no
     assert (cell["median"], cell["low"], cell["high"], cell["n"], cell["finished"]) == (0.5, 0.2, 0.9, 3, 4)
     assert cell["text"] == "0.50 (0.20 to 0.90), n = 3 of 4"
     assert hidden["cells"][0] == {"label": critic, "n": 0, "finished": 4, "text": "not recorded"}
+    assert cartpole["note"] == hidden["note"] == ""
+    # On a one-step task the row says why the critic cannot explain its targets.
+    config = {**CONFIG, "experiments": {"baseline": {**CONFIG["experiments"]["baseline"], "envs": ["GaussianTarget"]}}}
+    (one_step,) = analysis.critic_fit_table(make_context(config=config), "baseline")["rows"]
+    assert one_step["note"].startswith("one-step task: the return is the reward of an action sampled")
     result = analysis.analyse(context, doctor=[])
     assert list(result["critic_fit"]) == ["baseline"] and result["critic_fit"]["baseline"] == table
     json.dumps(result, allow_nan=True)  # plain data for the template

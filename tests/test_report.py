@@ -163,10 +163,14 @@ def test_the_critics_fit_is_shown_under_an_experiment_with_critic_runs():
     context["analysis"]["critic_fit"] = {"memory": {"labels": ["gru", "mlp"], "rows": [
         {"env": "CartPole-v1", "cells": [{"label": "gru", "n": 3, "finished": 3, "median": 0.5, "low": 0.2, "high": 0.9,
                                           "text": "0.50 (0.20 to 0.90), n = 3"},
-                                         {"label": "mlp", "n": 0, "finished": 3, "text": "not recorded"}]}]}}
+                                         {"label": "mlp", "n": 0, "finished": 3, "text": "not recorded"}], "note": ""},
+        {"env": "GaussianTarget", "cells": [{"label": "gru", "n": 3, "finished": 3, "text": "-0.10 (-0.20 to 0.00), n = 3"},
+                                            {"label": "mlp", "n": 3, "finished": 3, "text": "-0.10 (-0.20 to 0.00), n = 3"}],
+         "note": "one-step task: near or below 0 is expected"}]}}
     results = _results(render(context))
     assert '<table class="critic-fit">' in results
-    assert "<tr><td>CartPole-v1</td><td>0.50 (0.20 to 0.90), n = 3</td><td>not recorded</td></tr>" in results
+    assert "<tr><td>CartPole-v1</td><td>0.50 (0.20 to 0.90), n = 3</td><td>not recorded</td></tr>\n        <tr><td>GaussianTarget" in results
+    assert '<tr><td></td><td colspan="2" class="note">one-step task: near or below 0 is expected</td></tr>' in results
     caption = " ".join(results[results.index('<p class="note critic-fit">'):].split())
     assert "pooled over the last quarter of its updates" in caption
     assert "bootstrapped with the critic's value of the final observation at a time-limit truncation" in caption

@@ -261,8 +261,9 @@ def degenerate_run_warnings(rows: list[dict[str, Any]]) -> list[str]:
         explained = late_explained_variance(table)
         if explained <= 0:
             found.append(f"the critic explains none of its targets over the last quarter of training "
-                         f"(explained variance {explained:.2f}): expected where the observation says "
-                         "nothing about the return (a constant observation), a fault elsewhere")
+                         f"(explained variance {explained:.2f}). Expected on a one-step task, whose return is "
+                         "the reward of an action sampled after the observation; elsewhere the critic is not "
+                         "fitting (its step size or value iterations)")
     return found
 
 

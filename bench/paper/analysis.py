@@ -1013,7 +1013,11 @@ def critic_fit_table(ctx: Context, experiment: str) -> dict[str, Any] | None:
                 cell.update(median=median, low=low, high=high,
                             text=f"{fmt(median, 2)}{spread}, n = {len(recorded)}{unrecorded}")
             cells.append(cell)
-        rows.append({"env": env, "cells": cells})
+        one_step = envs.spec_for(env).family == "bandit"
+        rows.append({"env": env, "cells": cells,
+                     "note": "one-step task: the return is the reward of an action sampled after the observation, "
+                             "which the critic can predict only on average; near or below 0 is expected"
+                     if one_step else ""})
     return {"labels": labels, "rows": rows}
 
 
