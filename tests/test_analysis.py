@@ -169,6 +169,7 @@ def test_time_to_threshold_censors_unsolved_seeds():
     half = rows[("CartPole-v1", "mlp [baseline=running_mean]")]
     assert half["solved"] == 2 and np.isnan(half["median_steps"])
     assert half["median_steps_text"] == "not reached by more than half of the seeds (2/4)"
+    assert half["median_seconds_text"] == "–"
 
 
 def test_missing_runs_are_reported(context):

@@ -521,7 +521,8 @@ def censored_times(steps_needed: list[float], seconds_needed: list[float], faile
     return {"seeds": seeds, "solved": solved, "failed": failed, "fraction_solved": solved / seeds if seeds else math.nan,
             "solved_text": solved_text, "median_steps": median_steps, "median_seconds": median_seconds,
             "median_steps_text": unsolved if math.isnan(median_steps) else fmt(median_steps),
-            "median_seconds_text": unsolved if math.isnan(median_seconds) else fmt(median_seconds)}
+            # Undefined for the same reason as the steps, which say why once per row.
+            "median_seconds_text": "–" if math.isnan(median_seconds) else fmt(median_seconds)}
 
 
 def compute_costs(ctx: Context) -> list[dict[str, Any]]:
