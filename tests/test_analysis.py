@@ -503,6 +503,9 @@ def test_task_scores_give_each_variant_its_normalised_interval_per_aggregate_tas
     assert set(scores) == set(SCORES) and all(len(v) == 1 and v[0]["env"] == "CartPole-v1" for v in scores.values())
     critic = scores["mlp [baseline=critic]"][0]["text"]  # IQM 430 on CartPole-v1: (430 - 22.3) / (500 - 22.3)
     assert critic.startswith(f"{(430 - 22.3) / (500 - 22.3):.3f} [")
+    # The experiment's result carries them for the abstract, over the aggregate's tasks.
+    result = analysis.analyse(context, doctor=[])["experiments"]["baseline"]
+    assert [t["env"] for t in result["task_scores"]["mlp [baseline=critic]"]] == result["aggregate_envs"]
 
 
 @pytest.mark.real_threshold
@@ -616,6 +619,10 @@ def test_the_same_runs_show_the_same_interval_in_every_table():
 
     shared = interval("baseline", "mlp [baseline=critic]")
     assert interval("solo", "mlp") == shared and shared[1] < shared[0] < shared[2]
+    # On the normalised scale too: the solo experiment's aggregate (one task) is the cell's interval, mapped.
+    (aggregate,) = analysis.aggregate_scores(context, "solo")
+    normalised = [(v - 22.3) / (500 - 22.3) for v in shared]
+    assert [aggregate["iqm"][k] for k in ("estimate", "low", "high")] == pytest.approx(normalised, abs=1e-12)
     # It depends on the data and the analysis seed, not on what was drawn before.
     moved = interval("solo", "mlp", analysis.Context(context.plan, context.runs, context.curves, context.membership, 1))
     assert moved != shared and moved[0] == shared[0]

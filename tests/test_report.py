@@ -118,7 +118,7 @@ def test_n_is_shown_where_the_analysis_puts_it():
 
 def test_failed_seeds_are_shown_in_the_solve_counts():
     context = minimal_context("gru")
-    context["analysis"]["bandits"] = [{"env": "DigitMatch-10", "seeds": 3, "samples": 100, "accuracy_text": "0.9 [0.8, 1.0]",
+    context["analysis"]["bandits"] = [{"env": "DigitMatch-10", "seeds": 3, "samples": 50048, "accuracy_text": "0.9 [0.8, 1.0]",
                                        "samples_to_90_text": "100", "reached_90_text": "3/4 (1 failed, counted unsolved)"}]
     context["analysis"]["time_to_threshold"] = [{"env": "CartPole-v1", "label": "gru", "threshold": 261.15,
                                                  "solved_text": "2/4 (2 failed, counted unsolved)",
@@ -126,6 +126,7 @@ def test_failed_seeds_are_shown_in_the_solve_counts():
     questions = render(context)
     questions = questions[questions.index('id="questions"'):questions.index('id="compute"')]
     assert "<td>3/4 (1 failed, counted unsolved)</td>" in questions and "<td>2/4 (2 failed, counted unsolved)</td>" in questions
+    assert "<td>DigitMatch-10</td><td>3</td><td>50,048</td>" in questions  # a count, with its thousands separated
 
 
 def test_a_row_at_the_ceiling_is_said_in_the_results_table():

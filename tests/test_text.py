@@ -19,3 +19,9 @@ def test_other_p_values_are_written_as_equalities():
     assert p_statement(test) == "Holm-adjusted p = 0.62" and p_statement(test, adjusted=False) == "p = 0.31"
     tiny = stats.Test(1.0, 1.0, 1.0, 0.0004, adjusted_p=0.0008, p_at_floor=True)  # 9,999 replicates
     assert p_statement(tiny) == "Holm-adjusted p < 0.001"
+
+
+def test_a_bound_is_rounded_up_not_to_nearest():
+    # 150 replicates: the floor is 2 / 151 = 0.013245...; "p ≤ 0.013" would claim less than the data show.
+    floor = stats.Test(1.0, 1.0, 1.0, 2 / 151, adjusted_p=2 / 151, p_at_floor=True)
+    assert p_statement(floor, adjusted=False) == "p ≤ 0.014"

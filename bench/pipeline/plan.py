@@ -169,7 +169,7 @@ class Plan:
 
 
 def format_value(value: Any) -> str:
-    """A value as run folders and the command line write it: ``1e30``, not ``1e+30`` (no ``+`` in paths)."""
+    """A value as run folders and the command line write it: ``1e30``, not ``1e+30`` (``+`` joins options)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
