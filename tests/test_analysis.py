@@ -108,6 +108,11 @@ def test_a_cell_whose_interval_does_not_clear_the_floor_is_no_learning():
     assert cells["mlp [baseline=none]"]["no_learning"] and cells["mlp [baseline=running_mean]"]["no_learning"]
     assert not cells["mlp [baseline=critic]"]["no_learning"]
     assert result["experiments"]["baseline"]["uninformative"] == []
+    # Its flag in words: the whole interval under the floor is worse than no learning.
+    assert cells["mlp [baseline=none]"]["flag"] == "below the untrained policy" and cells["mlp [baseline=critic]"]["flag"] == ""
+    straddling = analysis.analyse(make_context(initial=25.0), doctor=[])  # none's IQM interval reaches above 25
+    cell = straddling["experiments"]["baseline"]["table"]["rows"][0]["cells"][0]
+    assert cell["label"] == "mlp [baseline=none]" and cell["low"] <= 25.0 < cell["high"] and cell["flag"] == "no learning"
 
 
 def test_an_absent_floor_is_said_and_marks_nothing():

@@ -18,8 +18,8 @@ EVIL = "<script>alert(1)</script>"
 
 def minimal_context(label: str) -> dict:
     cell = {"label": label, "text": "1.0 [0.5, 1.5]", "n": 3, "n_text": "", "best": True, "tied": False,
-            "no_learning": False, "estimate": 1.0, "low": 0.5, "high": 1.5}
-    floor_cell = {**cell, "label": "mlp", "best": False, "no_learning": True, "text": "0.1 [0.0, 0.2]"}
+            "no_learning": False, "flag": "", "estimate": 1.0, "low": 0.5, "high": 1.5}
+    floor_cell = {**cell, "label": "mlp", "best": False, "no_learning": True, "flag": "no learning", "text": "0.1 [0.0, 0.2]"}
     interval = {"estimate": 1.0, "low": 0.5, "high": 1.5, "text": "1.0 [0.5, 1.5]"}
     experiment = {
         "name": "memory", "title": "Memory", "question": "Q?", "envs": ["CartPole-v1"], "labels": [label],
@@ -90,7 +90,13 @@ def test_a_small_run_is_flagged_at_the_top_and_only_ran_experiments_are_listed()
 
 def test_result_flags_and_verdicts_are_shown_as_words_with_numbers():
     html = render(minimal_context("gru"))
-    assert "no learning" in html and "Left out: CueRecall." in html
+    assert '0.1 [0.0, 0.2] <span class="flag">no learning</span>' in html and "Left out: CueRecall." in html
+    context = minimal_context("gru")
+    for row in context["analysis"]["experiments"]["memory"]["table"]["rows"]:
+        for cell in row["cells"]:
+            if cell["no_learning"]:
+                cell["flag"] = "below the untrained policy"
+    assert '0.1 [0.0, 0.2] <span class="flag">below the untrained policy</span>' in render(context)
     assert "best: gru (IQM difference to the runner-up mlp = 0.9 [0.5, 1.3], Holm-adjusted p = 0.01)" in html
     assert "no clear difference, P(X &gt; Y) = 0.6 [0.4, 0.8], Holm-adjusted p = 0.4" in html
     assert "Holm-Bonferroni" in html
