@@ -592,6 +592,8 @@ def bandit_results(ctx: Context) -> list[dict[str, Any]]:
                  "solve_seeds": times["seeds"], "reached_90_text": times["solved_text"],
                  "samples_to_90": times["median_steps"], "samples_to_90_text": times["median_steps_text"]}
         if env == "GaussianTarget":
+            # A success there is an action within sqrt(-success_score) of the target (return = -(a - 3)^2).
+            entry["accuracy_text"] += f" (|a − 3| ≤ {fmt(math.sqrt(-envs.spec_for(env).success_score), 1)})"
             distance = np.sqrt(np.clip(-group["final_score"].to_numpy(), 0, None))
             entry["distance_text"] = interval_text(stats.bootstrap_interval(distance, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng_for(distance)))
         out.append(entry)
