@@ -384,3 +384,9 @@ def test_the_settings_sweep_appendix_appears_only_when_the_tune_experiment_ran()
             '<td>3</td><td>chosen</td></tr>') in section
     assert section.count('<tr class="chosen">') == 1
     assert "the configured settings (lr=0.003, num_envs=16) are not in this grid" in section
+
+
+def test_budgets_are_written_with_thousands_separated():
+    context = minimal_context("gru")
+    context["environment_settings"] = [{"env": "CartPole-P", "steps": 300000, "settings": "defaults"}]
+    assert "<tr><td>CartPole-P</td><td>300,000</td><td><code>defaults</code></td></tr>" in render(context)
