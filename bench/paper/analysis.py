@@ -8,7 +8,8 @@ as plain data for the template) and ``curve_summary.parquet`` /
 The rules that keep a claim honest (Agarwal et al. 2021; Holm 1979):
 
 - a result cell whose 95 % CI does not clear the environment's floor (the
-  untrained policy's score) is marked "no learning";
+  untrained policy's score) is marked "no learning" ("below the untrained
+  policy" when the whole CI is under it);
 - "best" and "tied" come from stratified-bootstrap tests of the IQM difference
   between the top variant and each other one, Holm-adjusted over the experiment's
   table; "best" is named only when it beats every other variant, the runner-up included;
