@@ -80,6 +80,23 @@ def test_clipping_is_per_seed():
     torch.testing.assert_close(clipped["a"][1], torch.tensor([0.3]))  # under the limit: unchanged
 
 
+def test_a_gradient_whose_squares_overflow_float32_is_clipped_not_reported_infinite():
+    # A GRUCell critic on CartPole-P, seed 7, update 266: finite elements up to 1.7e19, whose squares
+    # summed pass float32's 3.4e38 (torch's clip_grad_norm_ reports an infinite norm there and zeroes the step).
+    grads = {"a": torch.tensor([[2.0e19, 3.0e18], [3.0, 0.0]]), "b": torch.tensor([[9.5e17], [4.0]])}
+    clipped, norm = clip_per_seed(grads, 0.5)
+    assert torch.isfinite(norm).all() and float(norm[0]) == pytest.approx(2.0246e19, rel=1e-3)
+    reference = [torch.tensor([2.0e19, 3.0e18]), torch.tensor([9.5e17])]
+    assert float(norm[0]) == pytest.approx(float(torch.cat(reference).double().norm()), rel=1e-6)
+    total = torch.cat([clipped["a"][0], clipped["b"][0]]).norm()
+    assert float(total) == pytest.approx(0.5, rel=1e-5)
+    torch.testing.assert_close(norm[1], torch.tensor(5.0))  # the other seed: as before, bit for bit
+    torch.testing.assert_close(clipped["a"][1], torch.tensor([0.3, 0.0]), rtol=1e-6, atol=1e-7)
+    # An infinite element is still infinite: the run stops with its name.
+    _, norm = clip_per_seed({"a": torch.tensor([[float("inf")], [1.0]])}, 0.5)
+    assert not torch.isfinite(norm[0]) and float(norm[1]) == 1.0
+
+
 def test_the_critic_is_fitted_only_by_its_own_loss_and_the_actor_only_by_the_policy_gradient():
     config = validate(RunConfig(baseline="critic", steps=1, hidden_size=8))
     learner = GymLearner(_policy(config), config)

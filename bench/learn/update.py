@@ -79,6 +79,13 @@ def clip_per_seed(grads: dict[str, torch.Tensor], max_norm: float) -> tuple[dict
     for name in names:
         total = total + grads[name].flatten(1).square().sum(1)
     norm = total.sqrt()
+    if not bool(torch.isfinite(norm).all()):
+        # Finite gradients whose summed squares overflow float32 (elements near 1e19: a recurrent
+        # critic's gradient exploding through time) have a finite norm: summed in float64 and then
+        # clipped like any other (torch's clip_grad_norm_ would report an infinite norm and scale the
+        # step to 0). Only here, so every other update keeps its float32 arithmetic bit for bit.
+        wide = sum(grads[name].flatten(1).double().square().sum(1) for name in names).sqrt()
+        norm = torch.where(torch.isfinite(norm), norm, wide.to(norm.dtype))
     coef = (max_norm / (norm + 1e-6)).clamp(max=1.0)
     return {name: g * coef.reshape((-1,) + (1,) * (g.dim() - 1)) for name, g in grads.items()}, norm
 
