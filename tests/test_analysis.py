@@ -646,7 +646,7 @@ def test_the_critic_fit_gives_median_range_and_n_of_each_critic_cell_and_says_no
     assert (cartpole["env"], hidden["env"]) == ("CartPole-v1", "CartPole-P")
     cell = cartpole["cells"][0]
     assert (cell["median"], cell["low"], cell["high"], cell["n"], cell["finished"]) == (0.5, 0.2, 0.9, 3, 4)
-    assert cell["text"] == "0.50 (0.20 to 0.90), n = 3 of 4"
+    assert cell["text"] == "0.50 (range 0.20 to 0.90), n = 3 of 4"
     assert hidden["cells"][0] == {"label": critic, "n": 0, "finished": 4, "text": "not recorded"}
     assert cartpole["note"] == hidden["note"] == ""
     # On a one-step task the row says why the critic cannot explain its targets.
@@ -683,3 +683,30 @@ def test_an_experiment_without_a_critic_has_no_critic_fit():
     context = make_context(config)
     assert analysis.critic_fit_table(context, "baseline") is None
     assert analysis.analyse(context, doctor=[])["critic_fit"] == {}
+
+
+def test_the_speed_ratio_gives_its_median_and_the_spread_of_single_pairs():
+    config = {**CONFIG, "experiments": {"memory": {"agents": ["gru", "gru_cell"], "envs": ["CartPole-P"]}}}
+    context = make_context(config=config, scores={"gru": [1.0] * 4, "gru_cell": [1.0] * 4})
+    gru = context.runs["agent"] == "gru"
+    context.runs.loc[gru, "steps_per_second"] = [80.0, 110.0, 120.0, 150.0]  # gru_cell: 100 each
+    ratio = analysis.speed_ratio(context, "gru", "gru_cell")
+    assert ratio["ratio"] == pytest.approx(1.15) and (ratio["low"], ratio["high"]) == (0.8, 1.5)
+    assert ratio["pairs_text"] == "median over 4 paired runs; single pairs from 0.800 to 1.50"
+
+
+def test_the_setup_says_how_many_replicates_each_kind_of_interval_draws():
+    text = analysis.bootstrap_text(make_context().plan)  # bootstrap_replicates: 200
+    assert text.startswith("200 replicates for the intervals and tests of the tables")
+    assert "200 for the P(X > Y) tests (so their smallest p is 0.0100)" in text
+    big = load_plan({**CONFIG, "bootstrap_replicates": 2000}, check_registries=False)
+    assert "1,000 for the P(X > Y) tests (so their smallest p is 0.0020)" in analysis.bootstrap_text(big)
+
+
+def test_the_abstract_states_a_clear_pair_once_in_words():
+    pair = {"x": "gru", "y": "mlp", "verdict": "better",
+            "sentence": "better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ 0.010"}
+    experiment = {"title": "Memory", "aggregate": [], "improvements": [pair], "uninformative": [], "ceiling": [],
+                  "aggregate_envs": []}
+    assert analysis.abstract({"m": experiment}) == [
+        "gru versus mlp: better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ 0.010."]

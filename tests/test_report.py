@@ -390,3 +390,14 @@ def test_budgets_are_written_with_thousands_separated():
     context = minimal_context("gru")
     context["environment_settings"] = [{"env": "CartPole-P", "steps": 300000, "settings": "defaults"}]
     assert "<tr><td>CartPole-P</td><td>300,000</td><td><code>defaults</code></td></tr>" in render(context)
+
+
+def test_the_speed_ratio_and_the_replicates_are_shown_with_what_limits_them():
+    context = minimal_context("gru")
+    context["analysis"]["gru_vs_gru_cell"] = {"text": "1.14", "pairs": 10,
+                                              "pairs_text": "median over 10 paired runs; single pairs from 0.830 to 1.49"}
+    context["analysis"]["bootstrap_text"] = "2,000 replicates for the tables, 1,000 for the P(X > Y) tests"
+    html = " ".join(render(context).split())
+    assert ("trains at 1.14&times; the steps per second of <code>gru_cell</code> (median over 10 paired runs; "
+            "single pairs from 0.830 to 1.49;") in html
+    assert "Bootstrap: 2,000 replicates for the tables, 1,000 for the P(X &gt; Y) tests; seed" in html

@@ -53,6 +53,9 @@ from bench.pipeline.plan import Plan, format_value, load_plan
 
 CURVE_POINTS = 40
 CURVE_REPLICATES = 300
+#: at most this many replicates per P(X > Y) test, and per performance-profile band
+POI_REPLICATES = 1000
+PROFILE_REPLICATES = 500
 SMOOTHING_UPDATES = 3
 PROFILE_THRESHOLDS = np.linspace(-0.25, 1.25, 61)
 #: below these a run is a smoke or quick run whose numbers are not evidence
@@ -91,6 +94,19 @@ class Context:
         order-preserving scale (a raw cell and its normalised aggregate agree exactly)."""
         shapes = [int(n) for array in data for n in (np.ndim(array), *np.shape(array))]
         return np.random.default_rng([self.seed, *shapes])
+
+
+def poi_replicates(plan: Plan) -> int:
+    """Bootstrap replicates of a P(X > Y) test: the config's, at most ``POI_REPLICATES`` (each
+    replicate recomputes every pairwise comparison of the runs)."""
+    return min(plan.bootstrap_replicates, POI_REPLICATES)
+
+
+def bootstrap_text(plan: Plan) -> str:
+    """How many replicates each kind of interval draws, as the report's setup states it."""
+    return (f"{plan.bootstrap_replicates:,} replicates for the intervals and tests of the tables and aggregates, "
+            f"{poi_replicates(plan):,} for the P(X > Y) tests (so their smallest p is {fmt(2 / (poi_replicates(plan) + 1), 2)}), "
+            f"{PROFILE_REPLICATES} for the performance profiles' bands and {CURVE_REPLICATES} for the learning curves' bands")
 
 
 def finished(runs: pd.DataFrame) -> pd.DataFrame:
@@ -382,7 +398,7 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = ()) -
     for x, y in ablation_pairs(ctx, experiment) if env_ids else []:
         x_scores, y_scores = score_matrix(runs, x, env_ids, "normalised_score"), score_matrix(runs, y, env_ids, "normalised_score")
         if len(x_scores) and len(y_scores):
-            test = stats.probability_of_improvement_test(x_scores, y_scores, min(ctx.plan.bootstrap_replicates, 1000),
+            test = stats.probability_of_improvement_test(x_scores, y_scores, poi_replicates(ctx.plan),
                                                         ctx.rng_for(x_scores, y_scores))
             pairs.append((x, y, test, (len(x_scores), len(y_scores))))
     adjusted = stats.with_holm([test for _, _, test, _ in pairs])
@@ -461,7 +477,8 @@ def profiles(ctx: Context) -> pd.DataFrame:
             scores = score_matrix(runs, label, env_ids, "normalised_score")
             if len(scores) == 0:
                 continue
-            estimate, low, high = stats.performance_profile_band(scores, PROFILE_THRESHOLDS, 500, ctx.rng_for(scores))
+            estimate, low, high = stats.performance_profile_band(scores, PROFILE_THRESHOLDS, PROFILE_REPLICATES,
+                                                                 ctx.rng_for(scores))
             for tau, e, lo, hi in zip(PROFILE_THRESHOLDS, estimate, low, high):
                 rows.append({"experiment": experiment, "label": label, "tau": float(tau), "fraction": float(e),
                              "low": float(lo), "high": float(hi)})
@@ -556,9 +573,14 @@ def speed_ratio(ctx: Context, numerator: str, denominator: str) -> dict[str, Any
     shared = a.index.intersection(b.index)
     if len(shared) == 0:
         return None
-    ratio = float(np.median(a[shared] / b[shared]))
+    ratios = (a[shared] / b[shared]).to_numpy(dtype=float)
+    ratio = float(np.median(ratios))
+    # Steps/s of a run depend on its episode lengths and on what else the machine ran: the spread
+    # over pairs says how far one median can be read.
+    spread = "" if len(ratios) < 2 else f"; single pairs from {fmt(ratios.min())} to {fmt(ratios.max())}"
     return {"numerator": numerator, "denominator": denominator, "ratio": ratio, "pairs": int(len(shared)),
-            "text": fmt(ratio)}
+            "low": float(ratios.min()), "high": float(ratios.max()), "text": fmt(ratio),
+            "pairs_text": f"median over {len(shared)} paired run{'s' if len(shared) > 1 else ''}{spread}"}
 
 
 def bandit_results(ctx: Context) -> list[dict[str, Any]]:
@@ -852,7 +874,7 @@ class QuestionContext:
 
     def poi(self, x: np.ndarray, y: np.ndarray) -> stats.Test:
         """P(X > Y) with its CI and p-value: a single test, outside the experiments' Holm families."""
-        test = stats.probability_of_improvement_test(x, y, min(self.data.plan.bootstrap_replicates, 1000),
+        test = stats.probability_of_improvement_test(x, y, poi_replicates(self.data.plan),
                                                     self.data.rng_for(x, y))
         return stats.with_holm([test])[0]
 
@@ -923,7 +945,7 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
                                                           if overlap or solved else "."))
         clear = [p for p in experiment["improvements"] if p["verdict"] in ("better", "worse")]
         for pair in clear[:2]:
-            sentences.append(f"{pair['x']} is {pair['verdict']} than {pair['y']} ({pair['sentence']}).")
+            sentences.append(f"{pair['x']} versus {pair['y']}: {pair['sentence']}.")
         tested = [p for p in experiment["improvements"] if p["verdict"] != "too few seeds to tell"]
         if experiment["improvements"] and not tested:
             sentences.append(f"{experiment['title']}: too few seeds to test the ablation pairs "
@@ -951,6 +973,7 @@ def analyse(ctx: Context, doctor: list[dict[str, str]]) -> dict[str, Any]:
         "not_run": [ctx.plan.experiments[n].get("title", n) for n in ctx.plan.experiments if n not in ran],
         "floors": {env: {"value": value, "text": floor_text(value)} for env, value in env_floors.items()},
         "alpha": ALPHA,
+        "bootstrap_text": bootstrap_text(ctx.plan),
         "min_test_seeds": MIN_TEST_SEEDS,
         "experiments": experiments,
         "time_to_threshold": time_to_threshold(ctx),
@@ -1014,7 +1037,7 @@ def critic_fit_table(ctx: Context, experiment: str) -> dict[str, Any] | None:
                 cell["text"] = "not recorded"
             else:
                 median, low, high = float(np.median(recorded)), float(recorded.min()), float(recorded.max())
-                spread = "" if len(recorded) == 1 else f" ({fmt(low, 2)} to {fmt(high, 2)})"
+                spread = "" if len(recorded) == 1 else f" (range {fmt(low, 2)} to {fmt(high, 2)})"
                 unrecorded = f" of {len(chosen)}" if len(recorded) < len(chosen) else ""
                 cell.update(median=median, low=low, high=high,
                             text=f"{fmt(median, 2)}{spread}, n = {len(recorded)}{unrecorded}")

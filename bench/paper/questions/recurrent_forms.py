@@ -39,11 +39,11 @@ def _solved(ctx: "QuestionContext", names: list[str]) -> str:
     solved = {name: int((scores >= threshold).sum()) for name, scores in counts.items()}
     tally = ", ".join(f"{name} {solved[name]} of {len(counts[name])}" for name in names)
     if not any(2 * solved[name] > len(counts[name]) for name in names):
-        return (f"No variant reaches {threshold:g} on more than half of its seeds at this budget "
-                f"(seeds at or above: {tally}).")
-    return f"Seeds that end at or above {threshold:g}: {tally}."
+        return (f"No variant reaches {threshold:g} (gymnasium's reward threshold) on more than half of its seeds "
+                f"at this budget (seeds at or above: {tally}).")
+    return f"Seeds that end at or above {threshold:g} (gymnasium's reward threshold): {tally}."
 
 
 def _speed(ctx: "QuestionContext") -> str:
-    return (f" The GRU layer runs at {ctx.speed['text']} times the steps per second of the hand-unrolled GRUCell."
-            if ctx.speed else "")
+    return (f" The GRU layer runs at {ctx.speed['text']} times the steps per second of the hand-unrolled GRUCell "
+            f"({ctx.speed['pairs_text']})." if ctx.speed else "")
