@@ -707,6 +707,7 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
     # Ceiling rows stay in: that no variant costs anything there is a result, and a near-1 score adds at
     # most the 5 % a variant is short of the target to its aggregate. The note says what they do there.
     ceiling = [row["env"] for row in table["rows"] if row["ceiling"]]
+    aggregate_envs = normalisable_envs(ctx, name, uninformative)
     ceiling_note = (f"Every variant at the ceiling (each interval at normalised ≥ {CEILING:g}), so these rows cannot "
                     f"separate the variants at this budget: {', '.join(ceiling)}. They are kept in the aggregate, whose "
                     "differences they dilute in proportion to their share of the tasks, and in the probabilities of "
@@ -717,8 +718,7 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
         "envs": list(spec["envs"]), "labels": variant_order(ctx, name), "table": table,
         "uninformative": list(uninformative), "uninformative_note": note,
         "ceiling": ceiling, "ceiling_note": ceiling_note,
-        "aggregate_envs": normalisable_envs(ctx, name, uninformative),
-        "task_scores": task_scores(table, normalisable_envs(ctx, name, uninformative)),
+        "aggregate_envs": aggregate_envs, "task_scores": task_scores(table, aggregate_envs),
         "aggregate": aggregate_scores(ctx, name, uninformative), "improvements": improvements(ctx, name, uninformative),
         "seed_drops": experiment_seed_drops(ctx, name, uninformative),
     }
