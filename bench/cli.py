@@ -181,7 +181,8 @@ def _train_and_write(configs: list[RunConfig], args: argparse.Namespace) -> int:
             # and it is not retried.
             metrics = getattr(outcome, "metrics", None) if diverged else None
             write_run(out, metrics if metrics is not None else pd.DataFrame(),
-                      {**run_identity(run), "status": "failed", "error": error, "command": command})
+                      {**run_identity(run), "status": "failed", "failure": "diverged" if diverged else "crashed",
+                       "error": error, "command": command})
             continue
         write_run(out, outcome.metrics, {**outcome.info, "command": command})
         if outcome.info["env_steps"] != run.steps:

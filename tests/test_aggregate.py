@@ -181,9 +181,22 @@ def test_a_failed_run_is_listed_without_a_digest_check_but_its_config_is_checked
     failed = runs[(runs["env"] == run.env) & (runs["variant"] == run.variant) & (runs["seed"] == run.seed)].iloc[0]
     assert (runs["status"] == "failed").sum() == 1
     assert (failed["status"], failed["reason"]) == ("failed", "run crashed: ValueError: bad shape")
+    assert failed["failure"] == "crashed" and set(runs.loc[runs["status"] == "finished", "failure"]) == {""}
     edit_run_json(directory, lambda info: info["config"].update(steps=6000))
     assert run_main(config, tmp_path / "t2", capsys) == (
         1, [f"error: {directory}: run.json says steps=6000, the plan says {plan.steps_for(run.env)}"])
+
+
+@pytest.mark.parametrize("info, reason, kind", [
+    ({"failure": "diverged"}, "run crashed: odd text", "diverged"),   # the field decides, not the text
+    ({"failure": "crashed"}, "run diverged: update 3", "crashed"),
+    ({}, "run diverged: update 3: loss is nan", "diverged"),          # run.json of older sessions
+    ({}, "error: run diverged: update 3: loss is nan", "diverged"),   # a job log's last error line
+    ({}, "run crashed: ValueError", "crashed"),
+    ({}, "Killed", "crashed"),
+])
+def test_a_failure_is_diverged_or_crashed_from_its_field_then_its_reason(info, reason, kind):
+    assert agg.failure_kind(info, reason) == kind
 
 
 def test_a_missing_run_is_listed_as_missing(finished, tmp_path, capsys):

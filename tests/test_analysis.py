@@ -46,7 +46,7 @@ def make_context(config: dict = CONFIG, scores: dict[str, list[float]] = SCORES,
                      "normalised_score": (score - 22.3) / (500 - 22.3),
                      "initial_score": _initial(initial, run.env),
                      "final_success_rate": 0.0, "env_steps": 1000, "steps_per_second": 100.0, "wall_seconds": 10.0,
-                     "bench_seconds": 12.0, "max_rss_mb": 400.0, "parameters": 100, "reason": ""})
+                     "bench_seconds": 12.0, "max_rss_mb": 400.0, "parameters": 100, "reason": "", "failure": ""})
         # The training return climbs linearly to the final score over 10 updates of 100 steps.
         for update in range(10):
             curves.append({"env": run.env, "agent": run.agent, "variant": run.variant, "seed": run.seed,
@@ -234,6 +234,7 @@ def _fail(context: analysis.Context, env: str, label: str, seeds: list[int]) -> 
     chosen = (runs["env"] == env) & (runs["label"] == label) & runs["seed"].isin(seeds)
     runs.loc[chosen, "status"] = "failed"
     runs.loc[chosen, "reason"] = "run diverged: loss is nan"
+    runs.loc[chosen, "failure"] = "diverged"
     runs.loc[chosen, ["final_score", "normalised_score"]] = np.nan
     keys = runs.loc[chosen, ["env", "agent", "variant", "seed"]]
     curves = context.curves.merge(keys, how="left", indicator=True)
@@ -247,10 +248,10 @@ def test_the_banner_counts_finished_seeds_not_planned_ones():
     assert analysis.caveat(context.plan, context.runs) == ""
     failed = _fail(context, "CartPole-P", "mlp [baseline=critic]", list(range(3, 10)))
     text = analysis.caveat(failed.plan, failed.runs)
-    # The cell is named as the plan names the run (critic is mlp's default baseline: "mlp").
-    assert "only 3 of 10 planned seeds finished in CartPole-P / mlp (fewer than 5)" in text
+    # The cell is named as its experiment's table names it (with the option it varies), not "mlp".
+    assert "only 3 of 10 planned seeds (fewer than 5) finished in CartPole-P / mlp [baseline=critic] (baseline)" in text
     assert "smoke/quick" not in text  # the profile is a full one; its runs failed
-    assert analysis.fewest_finished(failed.plan, failed.runs) == (3, "CartPole-P / mlp")
+    assert analysis.fewest_finished(failed.plan, failed.runs) == (3, "CartPole-P / mlp [baseline=critic] (baseline)")
     result = analysis.analyse(failed, doctor=[])
     assert result["caveat"] == text and "(3 finished in the sparsest cell)" in result["introduction"]
 
@@ -271,9 +272,13 @@ def test_a_failed_run_is_an_unsolved_seed_of_its_cell():
     assert rows[("CartPole-v1", "mlp [baseline=critic]")]["solved_text"] == "3/3"
     # A crash (an exception, not a divergence) says nothing about learning: left out too.
     crashed = dataclasses.replace(context, runs=context.runs.assign(
-        reason=context.runs["reason"].str.replace("run diverged", "run crashed")))
+        failure=context.runs["failure"].replace({"diverged": "crashed"})))
     rows = {(r["env"], r["label"]): r for r in analysis.time_to_threshold(crashed)}
     assert rows[("CartPole-v1", "mlp [baseline=critic]")]["solved_text"] == "3/3"
+    # A runs table from before the failure column: the kind is read from the reason.
+    older = dataclasses.replace(context, runs=context.runs.drop(columns="failure"))
+    rows = {(r["env"], r["label"]): r for r in analysis.time_to_threshold(older)}
+    assert rows[("CartPole-v1", "mlp [baseline=critic]")]["solved_text"] == "3/4 (1 failed, counted unsolved)"
 
 
 def test_a_failed_bandit_run_never_reaches_90_percent():
@@ -424,6 +429,52 @@ def test_only_experiments_that_ran_are_named():
     assert result["not_run"] == ["Memory"]
     assert "(baseline)" in result["introduction"] and "memory" not in result["introduction"].lower()
     assert not any("Memory" in sentence for sentence in result["abstract"])
+    assert result["introduction"].startswith("We train policy-gradient agents (REINFORCE on complete episodes) that")
+
+
+def test_the_introduction_names_the_experiments_that_use_the_actor_critic_estimator():
+    baseline = CONFIG["experiments"]["baseline"]
+    critic_only = {**baseline, "title": "Baseline", "options": {"baseline": ["critic"]}, "reference": {"baseline": "critic"}}
+    scores = {"mlp [baseline=critic]": SCORES["mlp [baseline=critic]"]}
+    # Everywhere, from the experiment's settings: no environment named.
+    config = {**CONFIG, "experiments": {"baseline": {**critic_only, "settings": {"estimator": "gae", "normalize_returns": True}}}}
+    result = analysis.analyse(make_context(config=config, scores=scores), doctor=[])
+    assert result["introduction"].startswith("We train policy-gradient agents (REINFORCE on complete episodes; the "
+                                             "baseline experiment uses its actor-critic form, GAE(λ) advantages "
+                                             "from a learned critic) that")
+    assert result["experiments"]["baseline"]["settings_text"] == (
+        "Every run of this experiment trains with estimator=gae, normalize_returns=true (the experiment's settings, "
+        "over the defaults and the environment settings of the setup).")
+    # On one environment, from env_settings: that environment is named.
+    config = {**CONFIG, "experiments": {"baseline": critic_only}, "env_settings": {"CartPole-P": {"estimator": "gae"}}}
+    result = analysis.analyse(make_context(config=config, scores=scores), doctor=[])
+    assert "; the baseline experiment on CartPole-P uses its actor-critic form" in result["introduction"]
+    assert result["experiments"]["baseline"]["settings_text"] == ""
+
+
+@pytest.mark.real_threshold
+def test_a_family_too_large_for_its_replicates_says_it_cannot_reject():
+    # 5 seeds; none's 20-24 against critic's 400-460 is as clear as data get.
+    config = {**CONFIG, "profiles": {"tiny": {**CONFIG["profiles"]["tiny"], "seeds": 5}}}
+    scores = {label: values + [values[-1] + 1.0] for label, values in SCORES.items()}
+    fine = analysis.analyse(make_context(config, scores=scores), doctor=[])["experiments"]["baseline"]
+    assert fine["table"]["resolution_note"] == "" and fine["improvements_note"] == ""
+    assert any(row["best"] for row in fine["table"]["rows"])
+    # 4 table comparisons x 2/(100 + 1) = 0.079 >= 0.05: no verdict can be "best", and the report says why.
+    few = analysis.analyse(make_context({**config, "bootstrap_replicates": 100}, scores=scores), doctor=[])
+    experiment = few["experiments"]["baseline"]
+    assert not any(row["best"] for row in experiment["table"]["rows"])
+    assert experiment["table"]["resolution_note"].startswith(
+        "With 100 bootstrap replicates a p-value is at least 2/(B + 1) = 0.020, so after Holm over 4 comparisons "
+        "none can fall below 0.079 ≥ α = 0.05")
+    # The two P(X > Y) pairs reach 2 x 0.0198 = 0.040 < 0.05: they can still reject, and no note says otherwise.
+    assert experiment["improvements_note"] == ""
+    assert analysis.resolution_note(3, 100).endswith("Raise bootstrap_replicates in the configuration.")
+    # P(X > Y) draws at most 1,000 replicates: past 25 pairs only fewer pairs help.
+    assert analysis.resolution_note(25, 1000, cap=1000) == ""
+    assert analysis.resolution_note(26, 1000, cap=1000).endswith("Compare fewer pairs (these tests draw at most this "
+                                                                 "many replicates).")
+    assert analysis.resolution_note(0, 100) == "" and analysis.resolution_note(24, 2000) == ""
 
 
 def test_doctor_summary_keeps_failures_and_one_line_per_agent():
@@ -433,6 +484,8 @@ def test_doctor_summary_keeps_failures_and_one_line_per_agent():
     summary = analysis.doctor_summary(rows)
     assert summary["failures"] == [{"agent": "gru", "check": "no_leak", "status": "FAIL"}]
     assert [a["text"] for a in summary["agents"]] == ["all 40 checks passed", "1 of 2 checks failed (1 not applicable)"]
+    # The section's total is what the per-agent lines add up to (40 + 2), the n/a one said apart.
+    assert summary["checks_text"] == "42 applicable checks (1 not applicable)"
 
 
 def test_doctor_files_keep_not_applicable_as_a_status(tmp_path):
@@ -485,17 +538,26 @@ def _aggregate_entry(label: str, estimate: float, low: float, high: float) -> di
                                     "text": f"{estimate} [{low}, {high}]"}}
 
 
-def test_the_abstract_ranks_no_variant_whose_interval_overlaps_the_runner_up():
-    def experiment(*entries):
+def test_the_abstract_ranks_the_top_variant_only_when_its_lead_is_tested_significant():
+    def experiment(*entries, leader=None):
         return {"title": "Memory", "aggregate": list(entries), "improvements": [], "uninformative": [], "ceiling": [],
-                "aggregate_envs": ["CartPole-P"]}
+                "aggregate_envs": ["CartPole-P"], "leader": leader}
 
-    overlapping = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.89, 1.0),
-                                                     _aggregate_entry("gru_cell", 0.91, 0.82, 0.98))})
-    assert "overlaps gru_cell's (0.91 [0.82, 0.98]): the aggregate does not rank them" in overlapping[0]
+    tie = {"top": "gru", "runner_up": "gru_cell", "significant": False, "text": "IQM difference 0.07 [-0.05, 0.2], p = 0.31"}
+    tied = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.95, 1.0),
+                                              _aggregate_entry("gru_cell", 0.91, 0.82, 0.93), leader=tie)})
+    # Not ranked although the intervals do not overlap: the test of the difference decides.
+    assert tied[0] == ("Memory: the highest normalised IQM is gru's (0.98 [0.95, 1.0]), but not clearly ahead of "
+                       "gru_cell's (0.91 [0.82, 0.93]): IQM difference 0.07 [-0.05, 0.2], p = 0.31 (one test of the top "
+                       "two, p unadjusted).")
+    lead = {"top": "gru", "runner_up": "mlp", "significant": True, "text": "IQM difference 0.68 [0.6, 0.75], p ≤ 0.0010"}
     apart = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.95, 1.0),
-                                               _aggregate_entry("mlp", 0.3, 0.2, 0.4))})
-    assert apart[0] == "Memory: the highest normalised IQM is gru's (0.98 [0.95, 1.0])."
+                                               _aggregate_entry("mlp", 0.3, 0.2, 0.4), leader=lead)})
+    assert apart[0] == ("Memory: the highest normalised IQM is gru's (0.98 [0.95, 1.0]), ahead of mlp's: "
+                        "IQM difference 0.68 [0.6, 0.75], p ≤ 0.0010 (one test of the top two, p unadjusted).")
+    untested = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.95, 1.0),
+                                                  _aggregate_entry("mlp", 0.3, 0.2, 0.4))})
+    assert untested[0].endswith("; its lead over mlp's (0.3 [0.2, 0.4]) is not tested.")
     alone = analysis.abstract({"m": experiment(_aggregate_entry("mlp", 0.6, 0.5, 0.7))})
     assert alone[0] == "Memory: mlp's normalised IQM is 0.6 [0.5, 0.7]." and "highest" not in alone[0]
     # Over several tasks it names each task's score: an IQM over tasks trims the failed one away.
@@ -503,6 +565,25 @@ def test_the_abstract_ranks_no_variant_whose_interval_overlaps_the_runner_up():
     alone = analysis.abstract({"m": {**experiment(_aggregate_entry("mlp", 0.6, 0.5, 0.7)), "task_scores": per_task}})
     assert alone[0] == ("Memory: mlp's normalised IQM is 0.6 [0.5, 0.7]; per task: DigitMatch-10 1.00 [1.00, 1.00], "
                         "DigitMatch-100 0.04 [0.03, 0.05].")
+
+
+@pytest.mark.real_threshold
+def test_the_leader_test_separates_a_clear_lead_and_not_a_coin_flip():
+    # Five seeds of two variants on one task: 430 vs 120 (clear), then 430 vs 428 (noise).
+    apart = {"mlp [baseline=critic]": [425.0, 430.0, 435.0, 428.0, 432.0], "mlp [baseline=none]": [115.0, 120.0, 125.0, 118.0, 122.0],
+             "mlp [baseline=running_mean]": [20.0, 21.0, 22.0, 23.0, 24.0]}
+    def seeds(n):
+        return {**CONFIG, "profiles": {"tiny": {**CONFIG["profiles"]["tiny"], "seeds": n}}}
+
+    result = analysis.analyse(make_context(seeds(5), scores=apart), doctor=[])["experiments"]["baseline"]
+    assert result["leader"]["significant"] and result["leader"]["text"].startswith("IQM difference 0.6")
+    close = {**apart, "mlp [baseline=none]": [424.0, 431.0, 434.0, 427.0, 433.0]}
+    result = analysis.analyse(make_context(seeds(5), scores=close), doctor=[])["experiments"]["baseline"]
+    assert not result["leader"]["significant"] and "p = " in result["leader"]["text"]
+    few = {label: values[:3] for label, values in apart.items()}
+    result = analysis.analyse(make_context(seeds(3), scores=few), doctor=[])["experiments"]["baseline"]
+    assert result["leader"] == {"top": "mlp [baseline=critic]", "runner_up": "mlp [baseline=none]",
+                                "significant": False, "text": "not tested with 3 seeds (a test needs 5)"}
 
 
 def test_task_scores_give_each_variant_its_normalised_interval_per_aggregate_task(context):

@@ -103,6 +103,7 @@ def test_a_diverging_run_is_reported_as_failed_and_the_others_finish(tmp_path):
     failed = runs[runs["status"] == "failed"]
     assert len(failed) > 0 and (runs["status"] == "finished").sum() > 0
     assert failed["reason"].str.contains(r"run diverged: update \d+: \w+ is", regex=True).all()
+    assert (failed["failure"] == "diverged").all()
     logs = (copy / "results" / PROFILE / "logs" / "train").rglob("*.log")
     assert any("error: run diverged: update" in path.read_text() for path in logs)  # the partial log is kept
     html = (copy / "results" / PROFILE / "report" / "index.html").read_text()

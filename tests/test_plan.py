@@ -34,14 +34,14 @@ def test_quick_profile_covers_every_experiment_of_the_paper_with_three_seeds(con
 
 def test_a_run_shared_by_two_experiments_is_planned_once(config):
     plan = load_plan(config)
-    # mlp on CartPole-v1 with the default baseline (critic) is in 'memory' and in 'baseline'.
+    # mlp on CartPole-v1 with the defaults (critic baseline, entropy 0.01) is in 'baseline' and in 'entropy'.
     shared = [r for r in plan.runs if r.env == "CartPole-v1" and r.agent == "mlp" and r.variant == "default"]
     assert len(shared) == len(plan.seeds)
     total_memberships = sum(len(runs) for runs in plan.membership.values())
     assert len(plan.runs) < total_memberships
     table = plan_table(plan)
     key = (shared[0].env, shared[0].agent, shared[0].variant, shared[0].seed)
-    assert {row["experiment"] for row in table if (row["env"], row["agent"], row["variant"], row["seed"]) == key} >= {"memory", "baseline"}
+    assert {row["experiment"] for row in table if (row["env"], row["agent"], row["variant"], row["seed"]) == key} >= {"baseline", "entropy"}
 
 
 def test_variant_names_keep_only_non_default_options(config):
@@ -127,6 +127,50 @@ def test_env_settings_reach_every_variant_on_that_environment_and_set_its_budget
     values = {dict(r.options).get("entropy_coef", 0.01) for r in load_plan(config).membership["entropy"]
               if r.env == "DigitMatch-10"}
     assert values == {0.0, 0.01, 0.05}
+
+
+def test_an_experiments_settings_reach_each_of_its_runs_and_stay_out_of_its_labels(config):
+    config["experiments"]["memory"]["settings"] = {"estimator": "gae", "normalize_returns": True}
+    plan = load_plan(config)
+    assert all(dict(r.options)["estimator"] == "gae" and dict(r.options)["normalize_returns"] is True
+               for r in plan.membership["memory"])
+    assert all("estimator" not in dict(r.options) for r in plan.membership["baseline"])
+    labels = {row["label"] for row in plan_table(plan) if row["experiment"] == "memory"}
+    assert labels == set(config["experiments"]["memory"]["agents"])  # not varied: not in the labels
+    # Not shared any more with the baseline experiment's critic arm: a different run, its own folder.
+    memory = {r.directory("results") for r in plan.membership["memory"]}
+    assert not memory & {r.directory("results") for r in plan.membership["baseline"]}
+    assert "--estimator gae" in plan.arguments(plan.membership["memory"][0])
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"estimator": "ppo"}, "experiments.memory: unknown estimator 'ppo'; valid choices: reinforce, gae"),
+    ({"gae_lambda": 2.0}, r"experiments.memory: gae_lambda must be in \[0, 1\], got 2.0"),
+    ({"no_such_option": 1}, "unknown option 'no_such_option' in experiments.memory; valid options: "),
+])
+def test_bad_experiment_settings_are_refused_in_one_line(config, settings, message):
+    config["experiments"]["memory"]["settings"] = settings
+    with pytest.raises(ConfigError, match=message):
+        load_plan(config)
+
+
+def test_settings_that_options_would_override_are_refused(config):
+    # The report says every run of the experiment trains with its settings: nothing may override them.
+    config["experiments"]["entropy"]["settings"] = {"entropy_coef": 0.5}
+    with pytest.raises(ConfigError, match="experiments.entropy: settings.entropy_coef is also varied by its options"):
+        load_plan(config)
+    del config["experiments"]["entropy"]["settings"]
+    config["profile"] = "batched"
+    config["experiments"]["memory"]["settings"] = {"backend": "gym"}
+    with pytest.raises(ConfigError, match="experiments.memory: settings.backend is also set by the profile's options"):
+        load_plan(config)
+
+
+def test_settings_that_contradict_what_an_experiment_varies_are_refused(config):
+    # GAE needs a critic; the baseline experiment varies the baseline (none, running mean, critic).
+    config["experiments"]["baseline"]["settings"] = {"estimator": "gae"}
+    with pytest.raises(ConfigError, match="experiments.baseline: estimator 'gae' needs baseline 'critic', got baseline 'none'"):
+        load_plan(config)
 
 
 @pytest.mark.parametrize("settings, message", [

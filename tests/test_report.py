@@ -23,7 +23,8 @@ def minimal_context(label: str) -> dict:
     interval = {"estimate": 1.0, "low": 0.5, "high": 1.5, "text": "1.0 [0.5, 1.5]"}
     experiment = {
         "name": "memory", "title": "Memory", "question": "Q?", "envs": ["CartPole-v1"], "labels": [label],
-        "table": {"labels": [label, "mlp"], "comparisons": 1, "n_layout": "column", "column_n_text": ["n = 3", "n = 3"],
+        "settings_text": "", "improvements_note": "",
+        "table": {"labels": [label, "mlp"], "comparisons": 1, "resolution_note": "", "n_layout": "column", "column_n_text": ["n = 3", "n = 3"],
                   "rows": [{"env": "CartPole-v1", "floor_text": "9.5", "cells": [cell, floor_cell], "uninformative": False,
                             "n_text": "", "ceiling": False, "ceiling_note": "",
                             "verdict": f"best: {label} (IQM difference to the runner-up mlp = 0.9 [0.5, 1.3], Holm-adjusted p = 0.01)"}]},
@@ -33,7 +34,8 @@ def minimal_context(label: str) -> dict:
         "improvements": [{"x": label, "y": "mlp", "text": "0.6 [0.4, 0.8]", "verdict": "no clear difference",
                           "sentence": "no clear difference, P(X > Y) = 0.6 [0.4, 0.8], Holm-adjusted p = 0.4",
                           "n_x": 3, "n_y": 3, "n_text": "3, 3", **interval}],
-        "seed_drops": [],
+        "seed_drops": [], "leader": {"top": label, "runner_up": "mlp", "significant": True,
+                                     "text": "IQM difference 0.9 [0.5, 1.3], p = 0.01"},
     }
     analysis = {
         "caveat": "This is a smoke/quick run (profile quick: 3 seeds per cell).", "alpha": 0.05, "min_test_seeds": 5,
@@ -41,7 +43,7 @@ def minimal_context(label: str) -> dict:
         "experiments": {"memory": experiment}, "abstract": [f"{label} is best."],
         "questions": [{"name": "hidden_state", "question": "q", "answer": f"{label} wins"}], "bandits": [],
         "time_to_threshold": [], "compute": [], "gru_vs_gru_cell": None,
-        "doctor": {"checks": 2, "agents": [{"agent": label, "checks": 2, "failed": 1, "text": "1 of 2 checks failed"}],
+        "doctor": {"checks": 2, "checks_text": "2 applicable checks", "agents": [{"agent": label, "checks": 2, "failed": 1, "text": "1 of 2 checks failed"}],
                    "failures": [{"agent": label, "head": "-", "baseline": "-", "check": "no_leak", "status": "FAIL",
                                  "detail": "leak"}]},
         "missing": [{"run": f"CartPole-v1/{label}/seed0", "status": "failed", "reason": "error: x"}],
@@ -53,7 +55,7 @@ def minimal_context(label: str) -> dict:
         "environments": [], "agents": [{"agent": label, "description": label, "memory": "no", "actor_parameters": 1, "with_critic": 2}],
         "hyperparameters": [], "environment_settings": [{"env": label, "steps": 1, "settings": "defaults"}], "provenance": {"git_commit": "abc", "run_commits": [], "config_hash": "h", "packages": {},
                                               "python": "3", "command": "c", "date": "d", "hardware": [], "platform": "p",
-                                              "resolved": None, "path": None},
+                                              "resolved": None, "path": None, "subset_note": ""},
     }
 
 
@@ -226,9 +228,46 @@ def test_a_changed_config_is_written_out_and_passed_with_configfile(tmp_path):
     assert inside["command"] == "snakemake --cores N --configfile results/x/report/config.resolved.yaml"
 
 
+def test_the_aggregates_lead_is_shown_with_its_test():
+    html = _results(render(minimal_context("gru")))
+    assert "The top two by IQM, gru and mlp, tested" in html and "IQM difference 0.9 [0.5, 1.3], p = 0.01." in html
+    context = minimal_context("gru")
+    context["analysis"]["experiments"]["memory"]["leader"] = None
+    assert "The top two by IQM" not in render(context)
+
+
+def test_an_experiments_settings_and_untestable_families_are_said_under_it():
+    context = minimal_context("gru")
+    assert "Every run of this experiment" not in render(context) and "cannot find any difference" not in render(context)
+    experiment = context["analysis"]["experiments"]["memory"]
+    experiment["settings_text"] = "Every run of this experiment trains with estimator=gae."
+    experiment["table"]["resolution_note"] = "Table: these tests cannot find any difference."
+    experiment["improvements_note"] = "Pairs: these tests cannot find any difference."
+    html = render(context)
+    results, ablations = html[html.index('id="results"'):html.index('id="ablations"')], html[html.index('id="ablations"'):]
+    assert "Every run of this experiment trains with estimator=gae." in results
+    assert "Table: these tests cannot find any difference." in results
+    assert "Pairs: these tests cannot find any difference." in ablations
+
+
+def test_the_doctor_states_its_applicable_checks():
+    context = minimal_context("gru")
+    context["analysis"]["doctor"]["checks_text"] = "326 applicable checks (10 not applicable)"
+    assert "on a synthetic batch: 326 applicable checks (10 not applicable).</p>" in render(context)
+
+
+def test_a_subset_run_says_which_part_of_its_resolved_config_ran():
+    config = {**_base_config(), "only_experiments": "memory", "only_envs": "CartPole-P"}
+    note = report.subset_note(report.load_plan(config, check_registries=False))
+    assert note.startswith("This run selected a subset (experiments=memory, envs=CartPole-P); ")
+    assert "this report covers only memory: mlp, gru_cell, gru, window, gru_reset, lstm on CartPole-P." in note
+    assert "baseline" not in note and "CueRecall" not in note
+    assert report.subset_note(report.load_plan(_base_config(), check_registries=False)) == ""
+
+
 def test_the_title_names_only_the_experiments_that_ran():
     analysis = minimal_context("mlp")["analysis"]
-    assert report.title(analysis) == "Which policy-gradient design choices matter? REINFORCE experiments: Memory"
+    assert report.title(analysis) == "Which policy-gradient design choices matter? Experiments: Memory"
 
 
 # Writing the report: UTF-8 whatever the locale, nothing left behind on failure.
@@ -349,8 +388,11 @@ def test_a_subset_report_says_it_is_partial():
     context = minimal_context("mlp")
     assert 'id="partial"' not in render(context)
     context["plan"]["subset"] = "envs=CartPole-P"
+    context["provenance"].update(resolved="profile: full", subset_note="this report covers only memory on CartPole-P.")
     html = render(context)
     assert 'id="partial"' in html and "envs=CartPole-P" in html
+    appendix = html[html.index('id="reproducibility"'):]
+    assert appendix.index("this report covers only memory on CartPole-P.") < appendix.index("profile: full")
 
 
 def _sweep_section(html: str) -> str:

@@ -53,7 +53,7 @@ def test_a_crash_of_training_is_recorded_as_a_failed_run_with_its_one_line_cause
     out = tmp_path / "seed0"
     assert cli.main([*RUN, "--record-failure", "--out", str(out)]) == 0  # the pipeline goes on; the report lists it
     info = json.loads((out / runio.RUN_FILE).read_text())
-    assert info["status"] == "failed" and info["error"] == cause
+    assert info["status"] == "failed" and info["error"] == cause and info["failure"] == "crashed"
     assert info["config"]["agent"] == "mlp" and info["seed"] == 0
     assert info[runio.DIGEST_KEY] == hashlib.sha256((out / runio.METRICS_FILE).read_bytes()).hexdigest()
     stderr = capsys.readouterr().err
@@ -69,7 +69,20 @@ def test_a_crashed_seed_batch_records_every_seed_as_failed(tmp_path, monkeypatch
     for seed in (0, 1):
         info = json.loads((tmp_path / f"seed{seed}" / runio.RUN_FILE).read_text())
         assert (info["status"], info["seed"], info["error"]) == ("failed", seed, "run crashed: RuntimeError: agent exploded")
+        assert info["failure"] == "crashed"
     assert _error_lines(capsys.readouterr().err) == ["error: run crashed: RuntimeError: agent exploded"] * 2
+
+
+def test_a_diverged_run_says_so_in_its_failure_field(tmp_path, monkeypatch):
+    from bench.learn.train import TrainingDiverged
+
+    monkeypatch.setattr("bench.learn.train.train", _raise(TrainingDiverged("update 3: loss is nan (not finite)")))
+    out = tmp_path / "seed0"
+    assert cli.main([*RUN, "--record-failure", "--out", str(out)]) == 0
+    info = json.loads((out / runio.RUN_FILE).read_text())
+    # The kind is a field, not a phrase of the reason: the report counts a diverged seed as unsolved.
+    assert (info["status"], info["failure"]) == ("failed", "diverged")
+    assert info["error"] == "run diverged: update 3: loss is nan (not finite)"
 
 
 def test_without_record_failure_a_crash_exits_1_and_writes_nothing(tmp_path, monkeypatch, capsys):

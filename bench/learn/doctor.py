@@ -64,6 +64,13 @@ from bench.learn.seed_batch import vmap_over_seeds
 OBS_DIM = 4
 HIDDEN = 16
 TOLERANCE = 1e-5
+#: The learning rules the loss checks cover, by the name the table gives them: every baseline under
+#: REINFORCE, and the actor-critic estimator (GAE(lambda) with normalised advantages) that CartPole-P trains with.
+LOSS_SETUPS: dict[str, dict[str, object]] = {
+    **{baseline: {"baseline": baseline} for baseline in BASELINES},
+    "critic+gae": {"baseline": "critic", "estimator": "gae", "normalize_returns": True},
+}
+
 HEADS: dict[str, tuple[spaces.Space, str]] = {
     "categorical": (spaces.Discrete(3), "learned"),
     "gaussian-learned": (spaces.Box(-2.0, 2.0, shape=(2,), dtype=np.float32), "learned"),
@@ -125,15 +132,16 @@ def _gradient_problems(policy: Policy) -> list[str]:
 
 
 def check_loss_and_gradients(agent: str, head: str, baseline: str) -> list[CheckResult]:
-    """Build the policy, compute the loss on a synthetic batch, backpropagate."""
+    """Build the policy, compute the loss on a synthetic batch, backpropagate. ``baseline``: a key of
+    ``LOSS_SETUPS`` (a baseline, or ``critic+gae``)."""
     action_space, std_mode = HEADS[head]
-    config = RunConfig(agent=agent, baseline=baseline, std_mode=std_mode, hidden_size=HIDDEN, entropy_coef=0.01)
+    config = RunConfig(agent=agent, std_mode=std_mode, hidden_size=HIDDEN, entropy_coef=0.01, **LOSS_SETUPS[baseline])
     generator = torch.Generator().manual_seed(0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         policy = build_policy(config, _observation_space(), action_space)
     # A non-zero baseline value, as after the first update.
-    running_mean = torch.tensor(0.3) if baseline == "running_mean" else None
+    running_mean = torch.tensor(0.3) if config.baseline == "running_mean" else None
     rollout = synthetic_rollout(policy, generator)
     results = []
 
@@ -465,7 +473,7 @@ def run_doctor(agent_names: list[str] | None = None) -> list[CheckResult]:
     results: list[CheckResult] = []
     for name in agent_names or agents.available():
         for head in HEADS:
-            for baseline in BASELINES:
+            for baseline in LOSS_SETUPS:
                 results.extend(check_loss_and_gradients(name, head, baseline))
         sequence = check_sequence(name)
         results.extend(sequence)
@@ -497,7 +505,8 @@ def format_table(results: list[CheckResult]) -> str:
     for check in checks:
         lines.append(f"{check:<{check_width}}  " + "  ".join(f"{summary[a].get(check, '-'):<{widths[a]}}"
                                                               for a in summary))
-    lines.append(f"({len(HEADS)} heads x {len(BASELINES)} baselines per agent for {', '.join(LOSS_CHECKS)})")
+    lines.append(f"({len(HEADS)} heads x {len(LOSS_SETUPS)} baselines and estimators per agent for "
+                 f"{', '.join(LOSS_CHECKS)})")
     return "\n".join(lines)
 
 

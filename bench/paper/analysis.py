@@ -48,8 +48,8 @@ from bench import envs
 from bench.paper import questions as question_registry
 from bench.paper import stats
 from bench.paper.text import ALPHA, fmt, interval_text, p_statement, p_text, poi_sentence, poi_verdict
-from bench.pipeline.aggregate import same_value
-from bench.pipeline.plan import Plan, format_value, load_plan
+from bench.pipeline.aggregate import failure_kind, same_value
+from bench.pipeline.plan import Plan, format_value, load_plan, plan_table
 
 CURVE_POINTS = 40
 CURVE_REPLICATES = 300
@@ -100,6 +100,22 @@ def poi_replicates(plan: Plan) -> int:
     """Bootstrap replicates of a P(X > Y) test: the config's, at most ``POI_REPLICATES`` (each
     replicate recomputes every pairwise comparison of the runs)."""
     return min(plan.bootstrap_replicates, POI_REPLICATES)
+
+
+def resolution_note(comparisons: int, replicates: int, cap: int | None = None) -> str:
+    """Empty, or why a Holm family of ``comparisons`` bootstrap tests of ``replicates`` replicates each
+    cannot reject anything: a bootstrap p-value is at least ``2 / (B + 1)`` (``stats.bootstrap_p_value``),
+    so the smallest Holm-adjusted p is ``comparisons * 2 / (B + 1)``, and at ``ALPHA`` or above no
+    verdict can be "better" however far apart the scores are. ``cap``: the most replicates these tests
+    ever draw (``POI_REPLICATES`` for P(X > Y)), past which only fewer comparisons help."""
+    smallest = comparisons * 2 / (replicates + 1)
+    if not comparisons or smallest < ALPHA:
+        return ""
+    return (f"With {replicates:,} bootstrap replicates a p-value is at least 2/(B + 1) = {fmt(2 / (replicates + 1), 2)}, "
+            f"so after Holm over {comparisons} comparisons none can fall below {fmt(smallest, 2)} ≥ α = {ALPHA:g}: "
+            "these tests cannot find any difference. "
+            + ("Compare fewer pairs (these tests draw at most this many replicates)." if cap is not None and replicates >= cap
+               else "Raise bootstrap_replicates in the configuration."))
 
 
 def bootstrap_text(plan: Plan) -> str:
@@ -286,7 +302,8 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
             row["best"] = None
         for cell in row["cells"]:
             cell.pop("scores", None)
-    return {"labels": labels, "rows": rows, "comparisons": len(family), **seed_count_texts(rows)}
+    return {"labels": labels, "rows": rows, "comparisons": len(family), **seed_count_texts(rows),
+            "resolution_note": resolution_note(len(family), ctx.plan.bootstrap_replicates)}
 
 
 def at_ceiling(env: str, cells: list[dict[str, Any]]) -> bool:
@@ -486,16 +503,17 @@ def profiles(ctx: Context) -> pd.DataFrame:
 
 
 #: statuses of a run that was trained and ended without reaching the end of its budget: a diverged
-#: one (its reason says "run diverged") is an unsolved seed of its cell in a solve-time summary, not
-#: a dropped one; a crash (an exception, a lost job) says nothing about learning and is left out.
+#: one (``failure``, bench.pipeline.aggregate) is an unsolved seed of its cell in a solve-time summary,
+#: not a dropped one; a crash (an exception, a lost job) says nothing about learning and is left out.
 CENSORED_STATUSES = ("failed",)
-DIVERGED = "run diverged"
 
 
 def attempted(runs: pd.DataFrame) -> pd.DataFrame:
     """Finished runs and diverged ones (``missing`` runs never ran, crashed ones say nothing about
     learning: neither is a seed of any solve-time summary)."""
-    diverged = runs["status"].isin(CENSORED_STATUSES) & runs["reason"].fillna("").str.contains(DIVERGED)
+    # Runs tables written before the ``failure`` column existed: read from the reason, as aggregate does.
+    kind = runs["failure"] if "failure" in runs else runs["reason"].fillna("").map(lambda r: failure_kind({}, r))
+    diverged = runs["status"].isin(CENSORED_STATUSES) & (kind == "diverged")
     return runs[(runs["status"] == "finished") | diverged]
 
 
@@ -649,20 +667,31 @@ def doctor_summary(rows: list[dict[str, str]]) -> dict[str, Any]:
         text = f"all {applicable} checks passed" if not failed else f"{failed} of {applicable} checks failed"
         if skipped:
             text += f" ({skipped} not applicable)"
-        agents.append({"agent": agent, "checks": len(mine), "failed": int(failed), "text": text})
-    return {"failures": failures, "agents": agents, "checks": len(rows)}
+        agents.append({"agent": agent, "checks": applicable, "failed": int(failed), "text": text})
+    not_applicable = sum(row.get("status") == "n/a" for row in rows)
+    applicable = len(rows) - not_applicable
+    # The count the section states is the one the per-agent lines add up to: applicable checks.
+    total = (f"{applicable} applicable check{'s' if applicable != 1 else ''}"
+             + (f" ({not_applicable} not applicable)" if not_applicable else ""))
+    return {"failures": failures, "agents": agents, "checks": applicable, "checks_text": total}
 
 
 def fewest_finished(plan: Plan, runs: pd.DataFrame) -> tuple[int, str]:
     """The smallest number of finished seeds of any planned cell (env, agent, variant), and that
-    cell as ``env / label``; a cell none of whose runs finished counts 0."""
-    cells = {(run.env, run.agent, run.variant): f"{run.env} / {run.label}" for run in plan.runs}
+    cell as ``env / label (experiment)`` for each experiment it belongs to, named as that experiment's
+    table names it; a cell none of whose runs finished counts 0."""
+    names: dict[tuple[str, str, str], list[str]] = {}
+    for row in plan_table(plan):
+        shown = f"{row['label']} ({row['experiment']})"
+        cell = names.setdefault((row["env"], row["agent"], row["variant"]), [])
+        if shown not in cell:
+            cell.append(shown)
     done = finished(runs).groupby(["env", "agent", "variant"]).size()
-    counts = {cell: int(done.get(cell, 0)) for cell in cells}
+    counts = {cell: int(done.get(cell, 0)) for cell in names}
     if not counts:
         return 0, "no planned cell"
     cell = min(counts, key=counts.get)  # the first sparsest, in plan order
-    return counts[cell], cells[cell]
+    return counts[cell], f"{cell[0]} / {', '.join(names[cell])}"
 
 
 def caveat(plan: Plan, runs: pd.DataFrame) -> str:
@@ -676,7 +705,7 @@ def caveat(plan: Plan, runs: pd.DataFrame) -> str:
     reasons = []
     if fewest < EVIDENCE_SEEDS:
         reasons.append(f"{planned} seeds per cell, all finished (fewer than {EVIDENCE_SEEDS})" if fewest == planned else
-                       f"only {fewest} of {planned} planned seeds finished in {cell} (fewer than {EVIDENCE_SEEDS})")
+                       f"only {fewest} of {planned} planned seeds (fewer than {EVIDENCE_SEEDS}) finished in {cell}")
     if plan.budget_scale < EVIDENCE_BUDGET_SCALE:
         reasons.append(f"budget scale {plan.budget_scale:g} (the full budgets are scale {EVIDENCE_BUDGET_SCALE:g})")
     if not reasons:
@@ -697,6 +726,30 @@ def experiments_that_ran(ctx: Context) -> list[str]:
     return [name for name in ctx.plan.experiments if len(experiment_runs(ctx, name))]
 
 
+def leader_test(ctx: Context, name: str, aggregate: list[dict[str, Any]], env_ids: list[str]) -> dict[str, Any] | None:
+    """The aggregate's top variant against its runner-up: the IQM difference of their normalised scores
+    over ``env_ids`` with a stratified-bootstrap CI and p-value (null: no difference), so the abstract
+    ranks them from a test, not from a point estimate or overlapping intervals.
+
+    One test, unadjusted; the top two are picked from the data first, which makes its error rate
+    approximate (the report's methods say so). Returns ``{"significant", "text"}``; with fewer than
+    ``MIN_TEST_SEEDS`` seeds no test is made and the text says so; None with fewer than two variants.
+    """
+    ranked = sorted(aggregate, key=lambda e: -e["iqm"]["estimate"])
+    if len(ranked) < 2 or not env_ids:
+        return None
+    runs = experiment_runs(ctx, name)
+    x, y = (score_matrix(runs, entry["label"], env_ids, "normalised_score") for entry in ranked[:2])
+    names = {"top": ranked[0]["label"], "runner_up": ranked[1]["label"]}
+    seeds = min(len(x), len(y))
+    if seeds < MIN_TEST_SEEDS:
+        return {**names, "significant": False, "text": f"not tested with {seeds} seed{'s' if seeds != 1 else ''} "
+                                                       f"(a test needs {MIN_TEST_SEEDS})"}
+    test = stats.bootstrap_difference(x, y, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng_for(x, y))
+    return {**names, "significant": test.p_value < ALPHA,
+            "text": f"IQM difference {interval_text(test)}, {p_statement(test, adjusted=False)}"}
+
+
 def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> dict[str, Any]:
     """One experiment's table, its uninformative environments, aggregate and ablation tests."""
     spec = ctx.plan.experiments[name]
@@ -708,18 +761,25 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
     # most the 5 % a variant is short of the target to its aggregate. The note says what they do there.
     ceiling = [row["env"] for row in table["rows"] if row["ceiling"]]
     aggregate_envs = normalisable_envs(ctx, name, uninformative)
+    aggregate = aggregate_scores(ctx, name, uninformative)
+    pairs = improvements(ctx, name, uninformative)
     ceiling_note = (f"Every variant at the ceiling (each interval at normalised ≥ {CEILING:g}), so these rows cannot "
                     f"separate the variants at this budget: {', '.join(ceiling)}. They are kept in the aggregate, whose "
                     "differences they dilute in proportion to their share of the tasks, and in the probabilities of "
                     "improvement, which count a consistent difference there as a win however small it is."
                     if ceiling else "")
+    fixed = spec.get("settings", {})
+    settings_text = (f"Every run of this experiment trains with {', '.join(f'{k}={format_value(v)}' for k, v in fixed.items())}"
+                     " (the experiment's settings, over the defaults and the environment settings of the setup)."
+                     if fixed else "")
     return {
         "name": name, "title": spec.get("title", name), "question": spec.get("question", ""),
-        "envs": list(spec["envs"]), "labels": variant_order(ctx, name), "table": table,
+        "settings_text": settings_text, "envs": list(spec["envs"]), "labels": variant_order(ctx, name), "table": table,
         "uninformative": list(uninformative), "uninformative_note": note,
         "ceiling": ceiling, "ceiling_note": ceiling_note,
         "aggregate_envs": aggregate_envs, "task_scores": task_scores(table, aggregate_envs),
-        "aggregate": aggregate_scores(ctx, name, uninformative), "improvements": improvements(ctx, name, uninformative),
+        "aggregate": aggregate, "leader": leader_test(ctx, name, aggregate, aggregate_envs), "improvements": pairs,
+        "improvements_note": resolution_note(len(pairs), poi_replicates(ctx.plan), cap=POI_REPLICATES),
         "seed_drops": experiment_seed_drops(ctx, name, uninformative),
     }
 
@@ -836,6 +896,22 @@ def sensitivity_table(ctx: Context, experiment: str, table: dict[str, Any] | Non
             "seeds": len(ctx.plan.seeds), "labels": labels, "rows": rows}
 
 
+def actor_critic_parts(ctx: Context, ran: list[str]) -> list[str]:
+    """Where the runs train with the actor-critic estimator (GAE(lambda) from the critic), one phrase per
+    experiment, read from the runs' own options (an experiment's ``settings``, ``env_settings`` or
+    ``defaults`` may set it): "the memory experiment on CartPole-P uses its actor-critic form, ..."."""
+    members = ctx.membership.assign(gae=ctx.membership["options"].map(lambda o: json.loads(o).get("estimator") == "gae"))
+    parts = []
+    for name in ran:
+        mine = members[members["experiment"] == name]
+        where = list(dict.fromkeys(mine.loc[mine["gae"], "env"]))
+        if where:
+            scope = "" if len(where) == mine["env"].nunique() else f" on {', '.join(where)}"
+            parts.append(f"the {ctx.plan.experiments[name].get('title', name).lower()} experiment{scope} uses its "
+                         "actor-critic form, GAE(λ) advantages from a learned critic")
+    return parts
+
+
 def introduction(ctx: Context, ran: list[str]) -> str:
     """The abstract's opening, naming only the experiments that ran."""
     titles = [ctx.plan.experiments[name].get("title", name).lower() for name in ran]
@@ -844,7 +920,8 @@ def introduction(ctx: Context, ran: list[str]) -> str:
     listed = titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
     planned, (fewest, _) = len(ctx.plan.seeds), fewest_finished(ctx.plan, ctx.runs)
     seeds = f"{planned} seeds per cell" + (f" ({fewest} finished in the sparsest cell)" if fewest < planned else "")
-    return (f"We train REINFORCE agents that differ in one design choice at a time and report "
+    rule = "REINFORCE on complete episodes" + "".join(f"; {part}" for part in actor_critic_parts(ctx, ran))
+    return (f"We train policy-gradient agents ({rule}) that differ in one design choice at a time and report "
             f"{len(titles)} experiment{'s' if len(titles) > 1 else ''} ({listed}), with {seeds}. "
             "Scores are interquartile means (IQM) with 95 % stratified-bootstrap confidence intervals over seeds; "
             + ("differences are tested with the bootstrap and Holm-adjusted within each experiment."
@@ -934,15 +1011,23 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
             sentences.append(f"{experiment['title']}: {label}'s normalised IQM is {ranked[0]['iqm']['text']}{per_task}.")
         elif ranked:
             top, runner_up = ranked[0], ranked[1]
-            # A point estimate is no ranking: say when the runner-up's interval reaches the top's, or when
-            # every task of the aggregate is at the ceiling (no task there can separate the variants).
-            overlap = runner_up["iqm"]["high"] >= top["iqm"]["low"]
+            # A point estimate is no ranking: the lead is tested (leader_test), and a lead made of ceiling
+            # tasks alone is no finding (no task there can separate the variants).
             solved = bool(experiment["aggregate_envs"]) and set(experiment["aggregate_envs"]) <= set(experiment["ceiling"])
-            why = (f"every task of its aggregate is at the ceiling ({', '.join(experiment['aggregate_envs'])})" if solved
-                   else f"its interval overlaps {runner_up['label']}'s ({runner_up['iqm']['text']})")
-            sentences.append(f"{experiment['title']}: the highest normalised IQM is {top['label']}'s "
-                             f"({top['iqm']['text']})" + (f", but {why}: the aggregate does not rank them."
-                                                          if overlap or solved else "."))
+            lead = experiment.get("leader") or {}
+            sentence = f"{experiment['title']}: the highest normalised IQM is {top['label']}'s ({top['iqm']['text']})"
+            if solved:
+                sentence += (f", but every task of its aggregate is at the ceiling "
+                             f"({', '.join(experiment['aggregate_envs'])}): the aggregate does not rank them.")
+            elif not lead:
+                sentence += f"; its lead over {runner_up['label']}'s ({runner_up['iqm']['text']}) is not tested."
+            elif lead["significant"]:
+                sentence += f", ahead of {lead['runner_up']}'s: {lead['text']} (one test of the top two, p unadjusted)."
+            else:
+                untested = lead["text"].startswith("not tested")
+                sentence += (f", but not clearly ahead of {lead['runner_up']}'s ({runner_up['iqm']['text']}): "
+                             f"{lead['text']}" + ("." if untested else " (one test of the top two, p unadjusted)."))
+            sentences.append(sentence)
         clear = [p for p in experiment["improvements"] if p["verdict"] in ("better", "worse")]
         for pair in clear[:2]:
             sentences.append(f"{pair['x']} versus {pair['y']}: {pair['sentence']}.")

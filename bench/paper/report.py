@@ -131,6 +131,18 @@ def reproduce_command(config: dict[str, Any], report: Path | None, base: Path = 
             "resolved": yaml.safe_dump(effective, sort_keys=False, default_flow_style=False)}
 
 
+def subset_note(plan: Plan) -> str:
+    """For a subset run (``only_experiments`` / ``only_envs`` / ``only_agents``), one sentence saying
+    what of the resolved configuration ran; empty for a whole profile. The configuration keeps the
+    experiments the subset left out (it reproduces the run through its ``only_*`` keys)."""
+    if not plan.subset:
+        return ""
+    ran = "; ".join(f"{name}: {', '.join(experiment['agents'])} on {', '.join(experiment['envs'])}"
+                    for name, experiment in plan.experiments.items())
+    return (f"This run selected a subset ({plan.subset.replace('+', ', ')}); this report covers only {ran}. "
+            "The other experiments, environments and agents below are in the configuration but were not run.")
+
+
 def provenance(config: dict[str, Any], runs: pd.DataFrame, report: Path | None = None) -> dict[str, Any]:
     config_text = json.dumps(config, sort_keys=True)
     packages = {}
@@ -182,7 +194,7 @@ def _number(value: Any, digits: int = 3) -> str:
 def title(analysis: dict[str, Any]) -> str:
     """The report's title, naming only the experiments that ran."""
     titles = [experiment["title"] for experiment in analysis["experiments"].values()]
-    return "Which policy-gradient design choices matter? REINFORCE experiments" + (f": {', '.join(titles)}" if titles else "")
+    return "Which policy-gradient design choices matter? Experiments" + (f": {', '.join(titles)}" if titles else "")
 
 
 def build_context(config: dict[str, Any], analysis: dict[str, Any], runs: pd.DataFrame, figures: dict[str, str],
@@ -199,7 +211,7 @@ def build_context(config: dict[str, Any], analysis: dict[str, Any], runs: pd.Dat
         "agents": agent_table(plan, analysis.get("parameters")),
         "hyperparameters": hyperparameters(config),
         "environment_settings": environment_settings(config, plan),
-        "provenance": provenance(config, runs, report),
+        "provenance": {**provenance(config, runs, report), "subset_note": subset_note(plan)},
         "figures": figures,
     }
 

@@ -147,6 +147,19 @@ def _failure_reason(path: Path) -> str:
     return (errors or lines or [""])[-1][:300]
 
 
+#: How a failed run ended (``failure`` in the runs table): ``diverged`` (non-finite training: a result of
+#: its config and seed, an unsolved seed in a solve-time summary) or ``crashed`` (an exception, a lost job).
+FAILURES = ("diverged", "crashed")
+
+
+def failure_kind(info: dict[str, Any], reason: str) -> str:
+    """``info["failure"]`` (``run.json`` since session 10); for older files and failures known only from
+    the job's log, read once here from the reason ``bench.cli`` wrote (``run diverged: ...``)."""
+    if info.get("failure") in FAILURES:
+        return str(info["failure"])
+    return "diverged" if "run diverged" in reason else "crashed"
+
+
 def _number(value: Any) -> float:
     """A run.json number, or NaN where the key is absent or null (runs written before it existed)."""
     return math.nan if value is None else float(value)
@@ -174,17 +187,19 @@ def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], 
             raise RunMismatch(f"{directory}: {RUN_FILE} is missing but its seed block {block} is there; "
                               "delete the block's folder to retrain it")
         reason = _failure_reason(log_path(plan, run))
-        result.update(status="failed" if reason else "missing", reason=reason)
+        result.update(status="failed" if reason else "missing", reason=reason,
+                      failure=failure_kind({}, reason) if reason else "")
         return result, cost, None
     info = check_run(plan, run, directory)
     cost.update(device=info.get("device"), cpu_model=info.get("cpu_model"), gpu_model=info.get("gpu_model"),
                 git_commit=info.get("git_commit"), slurm_job_id=info.get("slurm_job_id"),
                 versions=json.dumps(info.get("versions", {}), sort_keys=True))
     if info.get("status") != "finished":
-        result.update(status=info.get("status", "failed"), reason=info.get("error", ""))
+        result.update(status=info.get("status", "failed"), reason=info.get("error", ""),
+                      failure=failure_kind(info, info.get("error", "")))
         return result, cost, None
     result.update(
-        status="finished", reason="", final_score=info["final_score"], final_success_rate=info["final_success_rate"],
+        status="finished", reason="", failure="", final_score=info["final_score"], final_success_rate=info["final_success_rate"],
         normalised_score=info["normalised_score"], env_steps=info["env_steps"], updates=info["updates"],
         parameters=info["parameters"],
         # The untrained deterministic policy's score (the floor); absent in older runs.

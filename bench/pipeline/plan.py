@@ -347,6 +347,16 @@ def _option_grid(options: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return grid
 
 
+def _check_settings(name: str, experiment: dict[str, Any], profile_options: dict[str, Any]) -> None:
+    """An experiment's ``settings`` hold for every one of its runs (the report says so): a key that its
+    own ``options`` vary, or that the profile's ``options`` set, would override them, and is refused."""
+    for key in experiment.get("settings", {}):
+        if key in experiment.get("options", {}):
+            _fail(f"experiments.{name}: settings.{key} is also varied by its options; valid: one or the other")
+        if key in profile_options:
+            _fail(f"experiments.{name}: settings.{key} is also set by the profile's options; valid: one or the other")
+
+
 def _check_run_values(experiment: str, agent: str, env: str, options: dict[str, Any],
                       check_registries: bool = True) -> dict[str, Any]:
     fields = {f.name: f for f in dataclasses.fields(RunConfig)}
@@ -412,12 +422,15 @@ def load_plan(config: dict[str, Any], check_registries: bool = True) -> Plan:
     membership: dict[str, tuple[RunSpec, ...]] = {}
     for name in selected:
         experiment = experiments[name]
+        _check_settings(name, experiment, profile_options)
         runs = []
         for point in _option_grid(experiment.get("options", {})):
             for env in experiment["envs"]:
                 for agent in experiment["agents"]:
-                    # Every variant of an experiment on one environment gets that environment's settings.
-                    settings = {**defaults, **env_settings.get(env, {}), **profile_options, **point}
+                    # Every variant of an experiment on one environment gets that environment's settings,
+                    # then the experiment's own fixed ones (e.g. its estimator), then what it varies.
+                    settings = {**defaults, **env_settings.get(env, {}), **experiment.get("settings", {}),
+                                **profile_options, **point}
                     options = _check_run_values(name, agent, env, settings, check_registries)
                     non_default = tuple(sorted((k, v) for k, v in options.items() if v != getattr(RunConfig(), k)))
                     runs.extend(RunSpec(env, agent, non_default, seed) for seed in seeds)
@@ -444,8 +457,9 @@ def experiment_label(run: RunSpec, varied: list[str]) -> str:
     """How an experiment names a run: the agent, plus every option the experiment varies,
     defaults included (``mlp [baseline=critic]``), so no column of an ablation hides its value.
 
-    Options the experiment does not vary (top-level ``defaults``, a profile's ``options``) are the
-    same for all its runs and stay out, so ``pairs`` name the same labels under every profile."""
+    Options the experiment does not vary (top-level ``defaults``, ``env_settings``, its ``settings``, a
+    profile's ``options``) are the same for all its runs and stay out, so ``pairs`` name the same
+    labels under every profile."""
     if not varied:
         return run.agent
     options = dict(run.options)

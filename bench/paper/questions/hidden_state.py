@@ -23,5 +23,6 @@ def answer(ctx: "QuestionContext") -> str | None:
     note = " ".join(text for text in (ctx.seed_note("memory", ["gru", "gru_reset"], partial),
                                       ctx.ceiling_note("memory", partial)) if text)
     return (f"On the partially observable tasks ({', '.join(partial)}), the GRU that feeds its state back versus the "
-            f"same GRU reset every step (X = fed back, Y = reset; normalised final score): {ctx.poi_answer(gru, reset)}."
+            f"same GRU fed a zero state at every step (its recurrent weights then multiply zero, and gru_reset drops them; "
+            f"X = fed back, Y = reset; normalised final score): {ctx.poi_answer(gru, reset)}."
             + (f" {note}" if note else ""))
