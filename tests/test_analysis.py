@@ -441,14 +441,15 @@ def test_the_introduction_names_the_experiments_that_use_the_actor_critic_estima
     result = analysis.analyse(make_context(config=config, scores=scores), doctor=[])
     assert result["introduction"].startswith("We train policy-gradient agents (REINFORCE on complete episodes; the "
                                              "baseline experiment uses its actor-critic form, GAE(λ) advantages "
-                                             "from a learned critic) that")
+                                             "from a learned critic, normalised over each batch) that")
     assert result["experiments"]["baseline"]["settings_text"] == (
         "Every run of this experiment trains with estimator=gae, normalize_returns=true (the experiment's settings, "
         "over the defaults and the environment settings of the setup).")
     # On one environment, from env_settings: that environment is named.
     config = {**CONFIG, "experiments": {"baseline": critic_only}, "env_settings": {"CartPole-P": {"estimator": "gae"}}}
     result = analysis.analyse(make_context(config=config, scores=scores), doctor=[])
-    assert "; the baseline experiment on CartPole-P uses its actor-critic form" in result["introduction"]
+    assert ("; the baseline experiment on CartPole-P uses its actor-critic form, GAE(λ) advantages from a learned "
+            "critic) that") in result["introduction"]
     assert result["experiments"]["baseline"]["settings_text"] == ""
 
 

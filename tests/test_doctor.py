@@ -37,6 +37,22 @@ def broken_agent():
     agents.unregister("broken_detach")
 
 
+def test_the_actor_critic_setup_checks_the_gae_path_with_normalised_advantages(monkeypatch):
+    import bench.learn.loss as loss
+    from bench.learn.doctor import check_loss_and_gradients
+
+    calls = []
+    real = loss.generalized_advantages
+    monkeypatch.setattr(loss, "generalized_advantages", lambda *args: calls.append(args) or real(*args))
+    moments = []
+    real_moments = loss._moments
+    monkeypatch.setattr(loss, "_moments", lambda *args: moments.append(args) or real_moments(*args))
+    assert {r.status for r in check_loss_and_gradients("gru", "categorical", "critic")} == {"PASS"}
+    assert calls == [] and moments == []  # REINFORCE with the critic: neither GAE nor normalisation
+    assert {r.status for r in check_loss_and_gradients("gru", "categorical", "critic+gae")} == {"PASS"}
+    assert calls and moments
+
+
 def test_doctor_rejects_a_detached_agent_and_names_it(broken_agent):
     results = run_doctor([broken_agent])
     failed = {(r.check, r.head) for r in results if r.status == "FAIL"}

@@ -154,6 +154,22 @@ def test_bad_experiment_settings_are_refused_in_one_line(config, settings, messa
         load_plan(config)
 
 
+def test_the_shipped_config_trains_cartpole_p_actor_critic_except_in_the_baseline_ablation(config):
+    plan = load_plan(config)
+
+    def estimators(experiment, env):
+        return {(dict(r.options).get("estimator", "reinforce"), dict(r.options).get("normalize_returns", False))
+                for r in plan.membership[experiment] if r.env == env}
+
+    assert estimators("memory", "CartPole-P") == {("gae", True)}  # env_settings
+    assert estimators("baseline", "CartPole-P") == {("reinforce", False)}  # the experiment's settings win
+    assert estimators("memory", "ContinuousCartPole-P") == {("reinforce", False)}
+    # The baseline experiment's CartPole-P runs keep their folders: its settings equal the defaults.
+    assert {r.variant for r in plan.membership["baseline"] if r.env == "CartPole-P"} == {
+        "baseline=none", "baseline=running_mean", "default"}
+    assert len(plan.runs) == 58 * len(plan.seeds)
+
+
 def test_settings_that_options_would_override_are_refused(config):
     # The report says every run of the experiment trains with its settings: nothing may override them.
     config["experiments"]["entropy"]["settings"] = {"entropy_coef": 0.5}

@@ -33,7 +33,8 @@ def _configs(seeds, **settings) -> list[RunConfig]:
     dict(env="Pendulum-v1", agent="lstm", steps=800, baseline="running_mean"),
     dict(env="CueRecall", agent="window", steps=1500),
     dict(env="MountainCarContinuous-v0", agent="gru_cell", steps=3000, baseline="critic", num_envs=5),
-], ids=["mlp", "gru", "lstm-gaussian-running-mean", "window", "gru_cell-gaussian-critic-odd-batch"])
+    dict(env="CartPole-P", agent="gru", steps=2500, estimator="gae", normalize_returns=True),  # CartPole-P's setting
+], ids=["mlp", "gru", "lstm-gaussian-running-mean", "window", "gru_cell-gaussian-critic-odd-batch", "gru-gae-normalised"])
 def test_seed_three_alone_equals_seed_three_in_a_batch_of_eight(settings):
     (alone,) = train_seed_batch(_configs([3], **settings))
     batch = train_seed_batch(_configs(range(8), **settings))

@@ -900,15 +900,18 @@ def actor_critic_parts(ctx: Context, ran: list[str]) -> list[str]:
     """Where the runs train with the actor-critic estimator (GAE(lambda) from the critic), one phrase per
     experiment, read from the runs' own options (an experiment's ``settings``, ``env_settings`` or
     ``defaults`` may set it): "the memory experiment on CartPole-P uses its actor-critic form, ..."."""
-    members = ctx.membership.assign(gae=ctx.membership["options"].map(lambda o: json.loads(o).get("estimator") == "gae"))
+    options = ctx.membership["options"].map(json.loads)
+    members = ctx.membership.assign(gae=options.map(lambda o: o.get("estimator") == "gae"),
+                                    normalised=options.map(lambda o: bool(o.get("normalize_returns", False))))
     parts = []
     for name in ran:
         mine = members[members["experiment"] == name]
         where = list(dict.fromkeys(mine.loc[mine["gae"], "env"]))
         if where:
             scope = "" if len(where) == mine["env"].nunique() else f" on {', '.join(where)}"
+            normalised = ", normalised over each batch" if bool(mine.loc[mine["gae"], "normalised"].all()) else ""
             parts.append(f"the {ctx.plan.experiments[name].get('title', name).lower()} experiment{scope} uses its "
-                         "actor-critic form, GAE(λ) advantages from a learned critic")
+                         f"actor-critic form, GAE(λ) advantages from a learned critic{normalised}")
     return parts
 
 
