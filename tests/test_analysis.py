@@ -544,18 +544,23 @@ def test_the_abstract_ranks_the_top_variant_only_when_its_lead_is_tested_signifi
         return {"title": "Memory", "aggregate": list(entries), "improvements": [], "uninformative": [], "ceiling": [],
                 "aggregate_envs": ["CartPole-P"], "leader": leader}
 
-    tie = {"top": "gru", "runner_up": "gru_cell", "significant": False, "text": "IQM difference 0.07 [-0.05, 0.2], p = 0.31"}
+    tie = {"top": "gru", "runner_up": "gru_cell", "tested": True, "significant": False, "text": "IQM difference 0.07 [-0.05, 0.2], p = 0.31"}
     tied = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.95, 1.0),
                                               _aggregate_entry("gru_cell", 0.91, 0.82, 0.93), leader=tie)})
     # Not ranked although the intervals do not overlap: the test of the difference decides.
     assert tied[0] == ("Memory: the highest normalised IQM is gru's (0.98 [0.95, 1.0]), but not clearly ahead of "
                        "gru_cell's (0.91 [0.82, 0.93]): IQM difference 0.07 [-0.05, 0.2], p = 0.31 (one test of the top "
                        "two, p unadjusted).")
-    lead = {"top": "gru", "runner_up": "mlp", "significant": True, "text": "IQM difference 0.68 [0.6, 0.75], p ≤ 0.0010"}
+    lead = {"top": "gru", "runner_up": "mlp", "tested": True, "significant": True, "text": "IQM difference 0.68 [0.6, 0.75], p ≤ 0.0010"}
     apart = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.95, 1.0),
                                                _aggregate_entry("mlp", 0.3, 0.2, 0.4), leader=lead)})
     assert apart[0] == ("Memory: the highest normalised IQM is gru's (0.98 [0.95, 1.0]), ahead of mlp's: "
                         "IQM difference 0.68 [0.6, 0.75], p ≤ 0.0010 (one test of the top two, p unadjusted).")
+    few = {"top": "gru", "runner_up": "mlp", "tested": False, "significant": False,
+           "text": "not tested with 3 seeds (a test needs 5)"}
+    too_few = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.95, 1.0),
+                                                 _aggregate_entry("mlp", 0.3, 0.2, 0.4), leader=few)})
+    assert too_few[0].endswith("not clearly ahead of mlp's (0.3 [0.2, 0.4]): not tested with 3 seeds (a test needs 5).")
     untested = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.95, 1.0),
                                                   _aggregate_entry("mlp", 0.3, 0.2, 0.4))})
     assert untested[0].endswith("; its lead over mlp's (0.3 [0.2, 0.4]) is not tested.")
@@ -583,7 +588,7 @@ def test_the_leader_test_separates_a_clear_lead_and_not_a_coin_flip():
     assert not result["leader"]["significant"] and "p = " in result["leader"]["text"]
     few = {label: values[:3] for label, values in apart.items()}
     result = analysis.analyse(make_context(seeds(3), scores=few), doctor=[])["experiments"]["baseline"]
-    assert result["leader"] == {"top": "mlp [baseline=critic]", "runner_up": "mlp [baseline=none]",
+    assert result["leader"] == {"top": "mlp [baseline=critic]", "runner_up": "mlp [baseline=none]", "tested": False,
                                 "significant": False, "text": "not tested with 3 seeds (a test needs 5)"}
 
 

@@ -34,7 +34,7 @@ def minimal_context(label: str) -> dict:
         "improvements": [{"x": label, "y": "mlp", "text": "0.6 [0.4, 0.8]", "verdict": "no clear difference",
                           "sentence": "no clear difference, P(X > Y) = 0.6 [0.4, 0.8], Holm-adjusted p = 0.4",
                           "n_x": 3, "n_y": 3, "n_text": "3, 3", **interval}],
-        "seed_drops": [], "leader": {"top": label, "runner_up": "mlp", "significant": True,
+        "seed_drops": [], "leader": {"top": label, "runner_up": "mlp", "tested": True, "significant": True,
                                      "text": "IQM difference 0.9 [0.5, 1.3], p = 0.01"},
     }
     analysis = {

@@ -667,12 +667,11 @@ def doctor_summary(rows: list[dict[str, str]]) -> dict[str, Any]:
         text = f"all {applicable} checks passed" if not failed else f"{failed} of {applicable} checks failed"
         if skipped:
             text += f" ({skipped} not applicable)"
-        agents.append({"agent": agent, "checks": applicable, "failed": int(failed), "text": text})
-    not_applicable = sum(row.get("status") == "n/a" for row in rows)
-    applicable = len(rows) - not_applicable
+        agents.append({"agent": agent, "checks": applicable, "skipped": skipped, "failed": int(failed), "text": text})
     # The count the section states is the one the per-agent lines add up to: applicable checks.
+    applicable, skipped = sum(a["checks"] for a in agents), sum(a["skipped"] for a in agents)
     total = (f"{applicable} applicable check{'s' if applicable != 1 else ''}"
-             + (f" ({not_applicable} not applicable)" if not_applicable else ""))
+             + (f" ({skipped} not applicable)" if skipped else ""))
     return {"failures": failures, "agents": agents, "checks": applicable, "checks_text": total}
 
 
@@ -732,8 +731,9 @@ def leader_test(ctx: Context, name: str, aggregate: list[dict[str, Any]], env_id
     ranks them from a test, not from a point estimate or overlapping intervals.
 
     One test, unadjusted; the top two are picked from the data first, which makes its error rate
-    approximate (the report's methods say so). Returns ``{"significant", "text"}``; with fewer than
-    ``MIN_TEST_SEEDS`` seeds no test is made and the text says so; None with fewer than two variants.
+    approximate (the report's methods say so). Returns ``{"top", "runner_up", "tested", "significant",
+    "text"}``; with fewer than ``MIN_TEST_SEEDS`` seeds no test is made (``tested`` False) and the text
+    says so; None with fewer than two variants.
     """
     ranked = sorted(aggregate, key=lambda e: -e["iqm"]["estimate"])
     if len(ranked) < 2 or not env_ids:
@@ -743,10 +743,10 @@ def leader_test(ctx: Context, name: str, aggregate: list[dict[str, Any]], env_id
     names = {"top": ranked[0]["label"], "runner_up": ranked[1]["label"]}
     seeds = min(len(x), len(y))
     if seeds < MIN_TEST_SEEDS:
-        return {**names, "significant": False, "text": f"not tested with {seeds} seed{'s' if seeds != 1 else ''} "
-                                                       f"(a test needs {MIN_TEST_SEEDS})"}
+        return {**names, "tested": False, "significant": False,
+                "text": f"not tested with {seeds} seed{'s' if seeds != 1 else ''} (a test needs {MIN_TEST_SEEDS})"}
     test = stats.bootstrap_difference(x, y, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng_for(x, y))
-    return {**names, "significant": test.p_value < ALPHA,
+    return {**names, "tested": True, "significant": test.p_value < ALPHA,
             "text": f"IQM difference {interval_text(test)}, {p_statement(test, adjusted=False)}"}
 
 
@@ -1027,9 +1027,8 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
             elif lead["significant"]:
                 sentence += f", ahead of {lead['runner_up']}'s: {lead['text']} (one test of the top two, p unadjusted)."
             else:
-                untested = lead["text"].startswith("not tested")
                 sentence += (f", but not clearly ahead of {lead['runner_up']}'s ({runner_up['iqm']['text']}): "
-                             f"{lead['text']}" + ("." if untested else " (one test of the top two, p unadjusted)."))
+                             f"{lead['text']}" + (" (one test of the top two, p unadjusted)." if lead["tested"] else "."))
             sentences.append(sentence)
         clear = [p for p in experiment["improvements"] if p["verdict"] in ("better", "worse")]
         for pair in clear[:2]:
