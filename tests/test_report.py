@@ -232,6 +232,8 @@ def test_the_aggregates_lead_is_shown_with_its_test():
     html = _results(render(minimal_context("gru")))
     assert "The top two by IQM, gru and mlp, tested" in html and "IQM difference 0.9 [0.5, 1.3], p = 0.01." in html
     context = minimal_context("gru")
+    context["analysis"]["experiments"]["memory"]["leader"].update(tested=False, text="not tested with 3 seeds")
+    assert "The top two by IQM, gru and mlp: not tested with 3 seeds." in _results(render(context))
     context["analysis"]["experiments"]["memory"]["leader"] = None
     assert "The top two by IQM" not in render(context)
 
