@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from bench.learn.returns import discounted_returns
+from bench.learn.returns import discounted_returns, generalized_advantages
 
 
 def _col(values):
@@ -54,3 +54,41 @@ def test_columns_are_independent_and_gamma_matters():
     torch.testing.assert_close(got, torch.tensor([[1.75, 1.25], [1.5, 2.5], [1.0, 5.0]]))
     undiscounted = discounted_returns(rewards, terminated, truncated, torch.zeros(3, 2), gamma=1.0)
     assert undiscounted[0, 0].item() == 3.0  # negative control: gamma changes the answer
+
+
+def _step_by_step_returns(rewards, terminated, truncated, next_values, gamma):
+    """The recursion one step and one flag at a time, as written in the docstring."""
+    returns, running = torch.empty_like(rewards), next_values[-1]
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = torch.where(truncated[t], next_values[t], running)
+        running = torch.where(terminated[t], torch.zeros_like(running), running)
+        running = rewards[t] + gamma * running
+        returns[t] = running
+    return returns
+
+
+def _step_by_step_gae(rewards, terminated, truncated, values, gamma, lam):
+    ended, advantages, running = terminated | truncated, torch.empty_like(rewards), torch.zeros_like(values[-1])
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        next_value = torch.where(ended[t], torch.zeros_like(running), values[t + 1])
+        running = torch.where(ended[t], torch.zeros_like(running), running)
+        running = rewards[t] + gamma * next_value - values[t] + gamma * lam * running
+        advantages[t] = running
+    return advantages
+
+
+def test_the_loops_round_exactly_as_the_step_by_step_recursion():
+    # The flags are selected for all steps at once and the TD errors computed in one pass: the
+    # same floating-point operations per element, so runs stay bit for bit (float32, large rewards).
+    generator = torch.Generator().manual_seed(0)
+    for trial in range(50):
+        steps, batch = int(torch.randint(1, 40, (1,), generator=generator)), int(torch.randint(1, 6, (1,), generator=generator))
+        rewards = torch.randn(steps, batch, generator=generator) * 100
+        terminated = torch.rand(steps, batch, generator=generator) < 0.15
+        truncated = torch.rand(steps, batch, generator=generator) < 0.15
+        values = torch.randn(steps + 1, batch, generator=generator) * 50
+        gamma, lam = (0.99, 0.95) if trial % 2 else tuple(torch.rand(2, generator=generator).tolist())
+        assert torch.equal(discounted_returns(rewards, terminated, truncated, values[1:], gamma),
+                           _step_by_step_returns(rewards, terminated, truncated, values[1:], gamma))
+        assert torch.equal(generalized_advantages(rewards, terminated, truncated, values, gamma, lam),
+                           _step_by_step_gae(rewards, terminated, truncated, values, gamma, lam))

@@ -110,6 +110,20 @@ def test_the_critic_is_fitted_only_by_its_own_loss_and_the_actor_only_by_the_pol
     assert all(float(g.abs().sum()) > 0 for g in critic.values()) and float(loss[0]) > 0
 
 
+def test_the_module_acts_with_the_parameters_the_rule_stepped():
+    # The learner copies into the policy module only the tensors that changed (the critic's
+    # steps update one dictionary in place): after every update, module and stack agree.
+    config = validate(RunConfig(baseline="critic", value_iters=3, steps=1, hidden_size=8))
+    learner = GymLearner(_policy(config), config)
+    rule = LearningRule(config, learner.params, torch.device("cpu"))
+    for update in range(3):
+        rule.step(learner, _rollout(seed=update), update, torch.ones(1, dtype=torch.bool))
+        module = dict(learner.policy.named_parameters())
+        assert all(torch.equal(module[name], tensor[0]) for name, tensor in learner.params.items())
+    assert not torch.equal(module["critic.value_head.value.weight"],
+                           dict(_policy(config).named_parameters())["critic.value_head.value.weight"])
+
+
 def test_the_critic_explains_cartpole_returns_by_the_end_of_a_short_run():
     # Issue 12's check: with several value iterations on targets of unit scale, the
     # critic's explained variance of its targets (measured before each fit, on a batch

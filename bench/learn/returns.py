@@ -33,17 +33,18 @@ def discounted_returns(
     Returns:
         ``[T, B]`` returns-to-go.
     """
-    steps = rewards.shape[0]
-    returns = torch.empty_like(rewards)
+    # At an episode end the future belongs to another episode: replace it by the
+    # bootstrap value (truncation) or nothing (termination wins). Selected for every
+    # step at once, so the loop over time does two operations per step.
+    ended = (terminated | truncated).unbind(0)
+    restart = torch.where(terminated, torch.zeros_like(next_values), next_values).unbind(0)
+    step_rewards = rewards.unbind(0)
     running = next_values[-1]
-    for t in range(steps - 1, -1, -1):
-        # At an episode end the future belongs to another episode: replace it by
-        # the bootstrap value (truncation) or nothing (termination wins).
-        running = torch.where(truncated[t], next_values[t], running)
-        running = torch.where(terminated[t], torch.zeros_like(running), running)
-        running = rewards[t] + gamma * running
-        returns[t] = running
-    return returns
+    returns = []
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = step_rewards[t] + gamma * torch.where(ended[t], restart[t], running)
+        returns.append(running)
+    return torch.stack(returns[::-1]) if returns else torch.empty_like(rewards)
 
 
 def generalized_advantages(
@@ -70,14 +71,14 @@ def generalized_advantages(
     Returns:
         ``[T, B]`` advantages.
     """
-    steps = rewards.shape[0]
     ended = terminated | truncated
-    advantages = torch.empty_like(rewards)
-    running = torch.zeros_like(values[-1])
-    for t in range(steps - 1, -1, -1):
-        next_value = torch.where(ended[t], torch.zeros_like(running), values[t + 1])
-        running = torch.where(ended[t], torch.zeros_like(running), running)
-        delta = rewards[t] + gamma * next_value - values[t]
-        running = delta + gamma * lam * running
-        advantages[t] = running
-    return advantages
+    zeros = torch.zeros_like(rewards)
+    # The TD errors of every step at once (elementwise, so rounded as one step at a time).
+    deltas = (rewards + gamma * torch.where(ended, zeros, values[1:]) - values[:-1]).unbind(0)
+    ended_at, zero = ended.unbind(0), zeros[0]
+    running = zero
+    advantages = []
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        running = deltas[t] + gamma * lam * torch.where(ended_at[t], zero, running)
+        advantages.append(running)
+    return torch.stack(advantages[::-1]) if advantages else torch.empty_like(rewards)

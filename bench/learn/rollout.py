@@ -76,6 +76,7 @@ def collect_episodes(
     # All environments start an episode at t = 0 and none restarts before the
     # batch ends (later restarts are masked), so is_init is true at t = 0 only.
     is_init = torch.ones(1, batch, dtype=torch.bool, device=device)
+    later = torch.zeros_like(is_init)
     running = torch.ones(batch, dtype=torch.bool, device=device)
     obs_seq, actions, rewards, terminated, truncated, valid = [obs], [], [], [], [], []
     with torch.no_grad():  # not inference_mode: environment state tensors outlive the loop
@@ -83,7 +84,7 @@ def collect_episodes(
             out = policy(obs[None], is_init, state)
             action = (policy.mode(out.dist) if deterministic else policy.sample(out.dist, generator))[0]
             state = out.state
-            is_init = torch.zeros_like(is_init)
+            is_init = later
             obs, reward, term, trunc = envs.step(action)
             obs_seq.append(obs)
             actions.append(action)

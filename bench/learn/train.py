@@ -41,6 +41,7 @@ class GymLearner:
         self.policy = policy
         self.config = config
         self._params = {name: p.detach().clone()[None] for name, p in policy.named_parameters()}
+        self._in_module = dict(self._params)  # the tensor each module parameter was last copied from
 
     @property
     def params(self) -> dict[str, torch.Tensor]:
@@ -51,7 +52,11 @@ class GymLearner:
         self._params = value
         with torch.no_grad():
             for name, p in self.policy.named_parameters():
-                p.copy_(value[name][0])
+                # Only tensors not copied in yet (the critic's steps leave the actor's as they are);
+                # by identity, as the caller may update one dictionary in place.
+                if value[name] is not self._in_module.get(name):
+                    p.copy_(value[name][0])
+                    self._in_module[name] = value[name]
 
     def _grads(self, names: list[str], losses: Any) -> dict[str, torch.Tensor]:
         """Accumulate ``losses()`` (an iterable of scalar parts) into gradients ``[1, ...]`` of ``names``."""
