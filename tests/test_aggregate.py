@@ -7,9 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+
+from bench import envs
 
 from bench.pipeline import aggregate as agg
 from bench.pipeline import runio
@@ -83,6 +86,23 @@ def test_the_critics_explained_variance_is_tabled_and_nan_where_run_json_lacks_i
     first = (recorded.env, recorded.agent, recorded.variant, recorded.seed)
     assert column[first] == 0.62
     assert column.drop(index=[first]).isna().all()
+
+
+def test_the_area_under_the_learning_curve_weights_each_update_by_its_steps():
+    # Updates of 100, 200 and 300 steps at returns 10, 20, 30: (1,000 + 4,000 + 9,000) / 600.
+    area = agg.learning_curve_area(pd.Series([100, 300, 600]), pd.Series([10.0, 20.0, 30.0]))
+    assert area == pytest.approx(14_000 / 600)
+    assert np.isnan(agg.learning_curve_area(pd.Series([], dtype=float), pd.Series([], dtype=float)))
+
+
+def test_every_finished_run_is_tabled_with_its_learning_area(finished, tmp_path, capsys):
+    config, plan = finished
+    status, _ = run_main(config, tmp_path / "tables", capsys)
+    runs = pd.read_parquet(tmp_path / "tables" / "runs.parquet")
+    # metrics_table: updates of 32 and 32 steps at training returns 1 and 2 (the eval row is not training).
+    assert status == 0 and (runs["learning_area"] == 1.5).all()
+    first = runs.iloc[0]
+    assert first["normalised_learning_area"] == pytest.approx(envs.spec_for(first["env"]).normalise(1.5))
 
 
 @pytest.mark.parametrize("name, value, shown", [

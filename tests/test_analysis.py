@@ -797,3 +797,43 @@ def test_the_abstract_states_a_clear_pair_once_in_words():
                   "aggregate_envs": []}
     assert analysis.abstract({"m": experiment}) == [
         "gru versus mlp: better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ 0.010."]
+
+
+def _with_learning_areas(context: analysis.Context, areas: dict[str, list[float]]) -> analysis.Context:
+    runs = context.runs.copy()
+    runs[analysis.LEARNING_AREA] = [areas[label][seed] for label, seed in zip(runs["label"], runs["seed"])]
+    return dataclasses.replace(context, runs=runs)
+
+
+def test_variants_tied_at_the_end_are_told_apart_by_their_learning_speed():
+    # Every variant ends at the same scores; the critic's runs earned more on the way (a larger area).
+    ended = [480.0, 490.0, 495.0, 500.0]
+    context = make_context(scores={label: ended for label in SCORES})
+    areas = {"mlp [baseline=none]": [0.30, 0.32, 0.34, 0.36], "mlp [baseline=running_mean]": [0.31, 0.33, 0.35, 0.37],
+             "mlp [baseline=critic]": [0.80, 0.82, 0.84, 0.86]}
+    pairs = {(p["x"], p["y"]): p for p in analysis.improvements(_with_learning_areas(context, areas), "baseline")}
+    critic = pairs[("mlp [baseline=critic]", "mlp [baseline=none]")]
+    assert critic["verdict"] == "no clear difference" and critic["estimate"] == 0.5
+    assert critic["speed"]["verdict"] == "better" and critic["speed"]["estimate"] == 1.0
+    assert "area" not in critic["sentence"] and critic["speed"]["sentence"].startswith("better, P(X > Y) = 1.00 [")
+    close = pairs[("mlp [baseline=running_mean]", "mlp [baseline=none]")]["speed"]
+    assert close["verdict"] == "no clear difference" and close["estimate"] == pytest.approx(10 / 16)
+    # Both measures of both pairs are one Holm family of four tests: the smallest p is multiplied by 4.
+    tests = [t for p in pairs.values() for t in (p, p["speed"])]
+    smallest = min(tests, key=lambda t: t["p_value"])
+    assert smallest["adjusted_p"] == pytest.approx(min(1.0, 4 * smallest["p_value"]))
+    result = analysis.analyse(_with_learning_areas(context, areas), doctor=[])
+    assert result["experiments"]["baseline"]["speed_measured"]
+    assert any("area under the learning curve (final scores: no clear difference): better" in s for s in result["abstract"])
+
+
+def test_without_learning_areas_the_pairs_are_tested_on_final_scores_alone(context):
+    pairs = analysis.improvements(context, "baseline")
+    assert pairs and all(p["speed"] is None for p in pairs)
+    # One measure, two pairs: the family has two tests, as before the learning speed was measured.
+    smallest = min(pairs, key=lambda p: p["p_value"])
+    assert smallest["adjusted_p"] == pytest.approx(min(1.0, 2 * smallest["p_value"]))
+    # A run whose learning area is missing (an older run) leaves out the speed test of its pairs.
+    runs = _with_learning_areas(context, {label: [0.5] * 4 for label in SCORES}).runs
+    runs.loc[0, analysis.LEARNING_AREA] = float("nan")
+    assert any(p["speed"] is None for p in analysis.improvements(dataclasses.replace(context, runs=runs), "baseline"))

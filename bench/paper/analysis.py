@@ -21,7 +21,8 @@ The rules that keep a claim honest (Agarwal et al. 2021; Holm 1979):
   no variant on such rows alone; it stays in the aggregate and the probabilities of improvement
   (that no variant costs anything on a solved task is a result; leaving them out would pick tasks
   after seeing the scores), whose notes say what it does there;
-- the probabilities of improvement of an experiment are one Holm family;
+- the probabilities of improvement of an experiment, on the final score and on the area under the
+  learning curve (how fast the variants got there), are one Holm family;
 - time to threshold counts unsolved seeds, failed runs included, as censored (median
   only when more than half solved);
 - a matrix of seeds x environments keeps the same number of seeds in every environment
@@ -406,33 +407,54 @@ def _default(name: str) -> Any:
     return getattr(RunConfig(), name)
 
 
+#: The runs-table column of the area under a run's learning curve, normalised (``bench.pipeline.aggregate.
+#: learning_curve_area``); absent from the tables of older aggregates.
+LEARNING_AREA = "normalised_learning_area"
+
+
+def _pair_entry(test: stats.Test, seeds: int) -> dict[str, Any]:
+    """One P(X > Y) test as the report shows it: numbers, verdict and the sentence that gives both."""
+    if seeds < MIN_TEST_SEEDS:
+        verdict = "too few seeds to tell"
+        sentence = (f"too few seeds to tell, P(X > Y) = {fmt(test.estimate)} from {seeds} seed"
+                    f"{'s' if seeds > 1 else ''} (a test needs {MIN_TEST_SEEDS})")
+    else:
+        verdict = poi_verdict(test)
+        sentence = poi_sentence(verdict, test)
+    return {"estimate": test.estimate, "low": test.low, "high": test.high, "p_value": test.p_value,
+            "adjusted_p": test.adjusted_p, "text": interval_text(test), "verdict": verdict, "sentence": sentence}
+
+
 def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Probability of improvement P(x > y) on normalised final scores, per pair, with a
-    bootstrap p-value of P = 0.5; the experiment's pairs are one Holm family."""
+    """Probability of improvement P(x > y) per pair on normalised final scores and, under ``speed``, on
+    the normalised area under the learning curve (None when the runs table has no such column), each
+    with a bootstrap p-value of P = 0.5. Both measures of all the experiment's pairs are one Holm
+    family, so a claim on either keeps the experiment's error rate."""
     runs = experiment_runs(ctx, experiment)
     env_ids = normalisable_envs(ctx, experiment, exclude)
-    pairs = []
+    columns = ["normalised_score"] + ([LEARNING_AREA] if LEARNING_AREA in runs else [])
+    pairs, tests = [], []
     for x, y in ablation_pairs(ctx, experiment) if env_ids else []:
-        x_scores, y_scores = score_matrix(runs, x, env_ids, "normalised_score"), score_matrix(runs, y, env_ids, "normalised_score")
-        if len(x_scores) and len(y_scores):
-            test = stats.probability_of_improvement_test(x_scores, y_scores, poi_replicates(ctx.plan),
-                                                        ctx.rng_for(x_scores, y_scores))
-            pairs.append((x, y, test, (len(x_scores), len(y_scores))))
-    adjusted = stats.with_holm([test for _, _, test, _ in pairs])
+        found = []
+        for column in columns:
+            x_scores, y_scores = score_matrix(runs, x, env_ids, column), score_matrix(runs, y, env_ids, column)
+            if not (len(x_scores) and len(y_scores)) or np.isnan(x_scores).any() or np.isnan(y_scores).any():
+                break
+            found.append((stats.probability_of_improvement_test(x_scores, y_scores, poi_replicates(ctx.plan),
+                                                                ctx.rng_for(x_scores, y_scores)),
+                          min(len(x_scores), len(y_scores))))
+        if found:  # the final score at least (a run without a learning curve leaves out the speed)
+            pairs.append((x, y, score_matrix(runs, x, env_ids, "normalised_score"),
+                          score_matrix(runs, y, env_ids, "normalised_score"), len(found)))
+            tests.extend(found)
+    adjusted = iter(stats.with_holm([test for test, _ in tests]))
+    seeds = iter(n for _, n in tests)
     out = []
-    for (x, y, _, (n_x, n_y)), test in zip(pairs, adjusted):
-        seeds = min(n_x, n_y)
-        if seeds < MIN_TEST_SEEDS:
-            verdict = "too few seeds to tell"
-            sentence = (f"too few seeds to tell, P(X > Y) = {fmt(test.estimate)} from {seeds} seed"
-                        f"{'s' if seeds > 1 else ''} (a test needs {MIN_TEST_SEEDS})")
-        else:
-            verdict = poi_verdict(test)
-            sentence = poi_sentence(verdict, test)
-        out.append({"x": x, "y": y, "estimate": test.estimate, "low": test.low, "high": test.high,
-                    "p_value": test.p_value, "adjusted_p": test.adjusted_p, "text": interval_text(test),
-                    "verdict": verdict, "sentence": sentence, "n_x": n_x, "n_y": n_y,
-                    "n_text": f"{n_x}, {n_y}"})
+    for x, y, x_scores, y_scores, measured in pairs:
+        final = _pair_entry(next(adjusted), next(seeds))
+        speed = _pair_entry(next(adjusted), next(seeds)) if measured == 2 else None
+        out.append({"x": x, "y": y, **final, "n_x": len(x_scores), "n_y": len(y_scores),
+                    "n_text": f"{len(x_scores)}, {len(y_scores)}", "speed": speed})
     return out
 
 
@@ -779,7 +801,9 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
         "ceiling": ceiling, "ceiling_note": ceiling_note,
         "aggregate_envs": aggregate_envs, "task_scores": task_scores(table, aggregate_envs),
         "aggregate": aggregate, "leader": leader_test(ctx, name, aggregate, aggregate_envs), "improvements": pairs,
-        "improvements_note": resolution_note(len(pairs), poi_replicates(ctx.plan), cap=POI_REPLICATES),
+        "improvements_note": resolution_note(sum(1 + (p["speed"] is not None) for p in pairs), poi_replicates(ctx.plan),
+                                             cap=POI_REPLICATES),
+        "speed_measured": any(p["speed"] is not None for p in pairs),
         "seed_drops": experiment_seed_drops(ctx, name, uninformative),
     }
 
@@ -1033,12 +1057,20 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
         clear = [p for p in experiment["improvements"] if p["verdict"] in ("better", "worse")]
         for pair in clear[:2]:
             sentences.append(f"{pair['x']} versus {pair['y']}: {pair['sentence']}.")
+        # Where the final scores do not differ, how fast the variants got there may.
+        faster = [p for p in experiment["improvements"] if p not in clear and p["speed"] is not None
+                  and p["speed"]["verdict"] in ("better", "worse")]
+        for pair in faster[:2]:
+            sentences.append(f"{pair['x']} versus {pair['y']}, area under the learning curve (final scores: "
+                             f"{pair['verdict']}): {pair['speed']['sentence']}.")
         tested = [p for p in experiment["improvements"] if p["verdict"] != "too few seeds to tell"]
         if experiment["improvements"] and not tested:
             sentences.append(f"{experiment['title']}: too few seeds to test the ablation pairs "
                              f"(a test needs {MIN_TEST_SEEDS} per cell).")
-        elif tested and not clear:
-            sentences.append(f"{experiment['title']}: no ablation pair shows a clear difference after Holm adjustment.")
+        elif tested and not clear and not faster:
+            measures = "final score or learning speed" if experiment.get("speed_measured") else "final score"
+            sentences.append(f"{experiment['title']}: no ablation pair shows a clear difference in {measures} "
+                             "after Holm adjustment.")
         if experiment["uninformative"]:
             sentences.append(f"{experiment['title']}: uninformative at this budget on {', '.join(experiment['uninformative'])}.")
         if experiment["ceiling"]:

@@ -2,7 +2,8 @@
 
 ``python -m bench.pipeline.aggregate --config-json JSON --out DIR`` writes:
 
-- ``runs.parquet``: one row per planned run: settings, status, final scores;
+- ``runs.parquet``: one row per planned run: settings, status, final scores, the area under its
+  learning curve;
 - ``curves.parquet``: the training curve of every finished run (one row per update);
 - ``membership.parquet``: which experiment each run belongs to (a run shared by
   two experiments appears twice here and once in ``runs.parquet``);
@@ -34,6 +35,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench import envs
@@ -165,6 +167,25 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
+def learning_curve_area(env_steps: pd.Series, returns: pd.Series) -> float:
+    """The area under a run's learning curve per environment step, in units of return.
+
+    Each update's training return (the mean return of its batch of episodes, sampled
+    from the stochastic policy) counts for the environment steps its batch took:
+    ``sum_u R_u (s_u - s_{u-1}) / s_U`` with ``s_u`` the cumulative steps (``env_steps``,
+    ``s_0 = 0``): the area under the return-vs-steps curve divided by the budget. It
+    judges a run by what it earned while learning as well as where it ended (Poole and
+    Mackworth, "Artificial Intelligence: Foundations of Computational Agents", 3rd ed.,
+    section 13.6), so two variants that both end at the target differ in it when one got
+    there sooner. NaN for a run without updates.
+    """
+    steps = env_steps.to_numpy(dtype=float)
+    if len(steps) == 0 or steps[-1] <= 0:
+        return math.nan
+    taken = np.diff(steps, prepend=0.0)
+    return float((returns.to_numpy(dtype=float) * taken).sum() / steps[-1])
+
+
 def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame | None]:
     """One run's result row, cost row, and training curve (None unless finished)."""
     directory = Path(plan.directory(run))
@@ -215,6 +236,8 @@ def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], 
                 steps_per_second=info["steps_per_second"])
     metrics = pd.read_parquet(directory / METRICS_FILE)
     curve = metrics[metrics["phase"] == "train"][[*CURVE_COLUMNS, "wall_time"]].copy()
+    area = learning_curve_area(curve["env_steps"], curve["return_mean"])
+    result.update(learning_area=area, normalised_learning_area=spec.normalise(area))
     for name, value in reversed(key.items()):
         curve.insert(0, name, value)
     return result, cost, curve
