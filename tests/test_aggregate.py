@@ -88,18 +88,21 @@ def test_the_critics_explained_variance_is_tabled_and_nan_where_run_json_lacks_i
     assert column.drop(index=[first]).isna().all()
 
 
-def test_the_area_under_the_learning_curve_weights_each_update_by_its_steps():
+def test_the_area_under_the_learning_curve_weights_each_update_by_its_steps_within_the_budget():
     # Updates of 100, 200 and 300 steps at returns 10, 20, 30: (1,000 + 4,000 + 9,000) / 600.
-    area = agg.learning_curve_area(pd.Series([100, 300, 600]), pd.Series([10.0, 20.0, 30.0]))
+    area = agg.learning_curve_area(pd.Series([100, 300, 600]), pd.Series([10.0, 20.0, 30.0]), budget=600)
     assert area == pytest.approx(14_000 / 600)
-    assert np.isnan(agg.learning_curve_area(pd.Series([], dtype=float), pd.Series([], dtype=float)))
+    # The last batch ran 100 steps past a budget of 500: only its first 200 steps count.
+    clipped = agg.learning_curve_area(pd.Series([100, 300, 600]), pd.Series([10.0, 20.0, 30.0]), budget=500)
+    assert clipped == pytest.approx((1_000 + 4_000 + 30 * 200) / 500)
+    assert np.isnan(agg.learning_curve_area(pd.Series([], dtype=float), pd.Series([], dtype=float), budget=500))
 
 
 def test_every_finished_run_is_tabled_with_its_learning_area(finished, tmp_path, capsys):
     config, plan = finished
     status, _ = run_main(config, tmp_path / "tables", capsys)
     runs = pd.read_parquet(tmp_path / "tables" / "runs.parquet")
-    # metrics_table: updates of 32 and 32 steps at training returns 1 and 2 (the eval row is not training).
+    # metrics_table: updates of 32 and 32 steps at training returns 1 and 2 (the eval row is not an update).
     assert status == 0 and (runs["learning_area"] == 1.5).all()
     first = runs.iloc[0]
     assert first["normalised_learning_area"] == pytest.approx(envs.spec_for(first["env"]).normalise(1.5))

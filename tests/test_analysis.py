@@ -805,7 +805,7 @@ def _with_learning_areas(context: analysis.Context, areas: dict[str, list[float]
     return dataclasses.replace(context, runs=runs)
 
 
-def test_variants_tied_at_the_end_are_told_apart_by_their_learning_speed():
+def test_variants_tied_at_the_end_are_told_apart_by_the_area_under_their_learning_curves():
     # Every variant ends at the same scores; the critic's runs earned more on the way (a larger area).
     ended = [480.0, 490.0, 495.0, 500.0]
     context = make_context(scores={label: ended for label in SCORES})
@@ -814,26 +814,45 @@ def test_variants_tied_at_the_end_are_told_apart_by_their_learning_speed():
     pairs = {(p["x"], p["y"]): p for p in analysis.improvements(_with_learning_areas(context, areas), "baseline")}
     critic = pairs[("mlp [baseline=critic]", "mlp [baseline=none]")]
     assert critic["verdict"] == "no clear difference" and critic["estimate"] == 0.5
-    assert critic["speed"]["verdict"] == "better" and critic["speed"]["estimate"] == 1.0
-    assert "area" not in critic["sentence"] and critic["speed"]["sentence"].startswith("better, P(X > Y) = 1.00 [")
-    close = pairs[("mlp [baseline=running_mean]", "mlp [baseline=none]")]["speed"]
+    assert critic["learning_area"]["verdict"] == "better" and critic["learning_area"]["estimate"] == 1.0
+    assert critic["learning_area"]["sentence"].startswith("better, P(X > Y) = 1.00 [") and critic["learning_area_note"] == ""
+    close = pairs[("mlp [baseline=running_mean]", "mlp [baseline=none]")]["learning_area"]
     assert close["verdict"] == "no clear difference" and close["estimate"] == pytest.approx(10 / 16)
     # Both measures of both pairs are one Holm family of four tests: the smallest p is multiplied by 4.
-    tests = [t for p in pairs.values() for t in (p, p["speed"])]
+    tests = [t for p in pairs.values() for t in (p, p["learning_area"])]
     smallest = min(tests, key=lambda t: t["p_value"])
     assert smallest["adjusted_p"] == pytest.approx(min(1.0, 4 * smallest["p_value"]))
     result = analysis.analyse(_with_learning_areas(context, areas), doctor=[])
-    assert result["experiments"]["baseline"]["speed_measured"]
+    assert result["experiments"]["baseline"]["learning_area_compared"] == 2
     assert any("area under the learning curve (final scores: no clear difference): better" in s for s in result["abstract"])
+
+
+def test_pairs_that_act_with_different_randomness_are_not_compared_on_the_training_return():
+    config = copy.deepcopy(CONFIG)
+    config["experiments"] = {"entropy": {"agents": ["mlp"], "envs": ["CartPole-v1"],
+                                         "options": {"entropy_coef": [0.0, 0.05]}, "reference": {"entropy_coef": 0.0}}}
+    scores = {"mlp [entropy_coef=0.0]": [480.0, 490.0, 495.0, 500.0], "mlp [entropy_coef=0.05]": [480.0, 490.0, 495.0, 500.0]}
+    context = make_context(config, scores)
+    # The bonus's runs explore more and earn less during training: the area would call that "worse".
+    areas = {"mlp [entropy_coef=0.0]": [0.8, 0.82, 0.84, 0.86], "mlp [entropy_coef=0.05]": [0.3, 0.32, 0.34, 0.36]}
+    (pair,) = analysis.improvements(_with_learning_areas(context, areas), "entropy")
+    assert pair["learning_area"] is None and "different randomness by design (entropy_coef)" in pair["learning_area_note"]
+    # One test (the final score) in the family: its adjusted p is its raw p.
+    assert pair["adjusted_p"] == pytest.approx(pair["p_value"])
+    abstract = analysis.analyse(_with_learning_areas(context, areas), doctor=[])["abstract"]
+    assert not any("area under the learning curve (final" in s for s in abstract)
 
 
 def test_without_learning_areas_the_pairs_are_tested_on_final_scores_alone(context):
     pairs = analysis.improvements(context, "baseline")
-    assert pairs and all(p["speed"] is None for p in pairs)
-    # One measure, two pairs: the family has two tests, as before the learning speed was measured.
+    assert pairs and all(p["learning_area"] is None and p["learning_area_note"].startswith("not recorded") for p in pairs)
+    # One measure, two pairs: the family has two tests, as before the area was measured.
     smallest = min(pairs, key=lambda p: p["p_value"])
     assert smallest["adjusted_p"] == pytest.approx(min(1.0, 2 * smallest["p_value"]))
-    # A run whose learning area is missing (an older run) leaves out the speed test of its pairs.
-    runs = _with_learning_areas(context, {label: [0.5] * 4 for label in SCORES}).runs
-    runs.loc[0, analysis.LEARNING_AREA] = float("nan")
-    assert any(p["speed"] is None for p in analysis.improvements(dataclasses.replace(context, runs=runs), "baseline"))
+    # A run whose area is missing (an older run) leaves out the area test of its pairs, and the abstract counts them.
+    runs = _with_learning_areas(context, {label: [0.5, 0.6, 0.7, 0.8] for label in SCORES}).runs
+    runs.loc[runs["label"] == "mlp [baseline=running_mean]", analysis.LEARNING_AREA] = float("nan")
+    partial = dataclasses.replace(context, runs=runs)
+    by_x = {p["x"]: p for p in analysis.improvements(partial, "baseline")}
+    assert by_x["mlp [baseline=running_mean]"]["learning_area"] is None
+    assert by_x["mlp [baseline=critic]"]["learning_area"] is not None

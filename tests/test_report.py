@@ -34,8 +34,10 @@ def minimal_context(label: str) -> dict:
         "improvements": [{"x": label, "y": "mlp", "text": "0.6 [0.4, 0.8]", "verdict": "no clear difference",
                           "sentence": "no clear difference, P(X > Y) = 0.6 [0.4, 0.8], Holm-adjusted p = 0.4",
                           "n_x": 3, "n_y": 3, "n_text": "3, 3", **interval,
-                          "speed": {"verdict": "better", "sentence": "better, P(X > Y) = 0.9 [0.8, 1.0], Holm-adjusted p = 0.01"}}],
-        "speed_measured": True, "seed_drops": [], "leader": {"top": label, "runner_up": "mlp", "tested": True, "significant": True,
+                          "learning_area": {"verdict": "better",
+                                            "sentence": "better, P(X > Y) = 0.9 [0.8, 1.0], Holm-adjusted p = 0.01"},
+                          "learning_area_note": ""}],
+        "learning_area_compared": 1, "seed_drops": [], "leader": {"top": label, "runner_up": "mlp", "tested": True, "significant": True,
                                      "text": "IQM difference 0.9 [0.5, 1.3], p = 0.01"},
     }
     analysis = {
@@ -448,14 +450,12 @@ def test_the_speed_ratio_and_the_replicates_are_shown_with_what_limits_them():
     assert "Bootstrap: 2,000 replicates for the tables, 1,000 for the P(X &gt; Y) tests; seed" in html
 
 
-def test_each_pair_shows_its_learning_speed_verdict_beside_the_final_scores():
+def test_each_pair_shows_its_learning_area_verdict_or_why_it_has_none():
     html = render(minimal_context("gru"))
     ablations = html[html.index('id="ablations"'):]
     assert "verdict, area under the learning curve" in ablations
     assert "better, P(X &gt; Y) = 0.9 [0.8, 1.0], Holm-adjusted p = 0.01" in ablations
     context = minimal_context("gru")
-    experiment = context["analysis"]["experiments"]["memory"]
-    experiment["improvements"][0]["speed"] = None
-    assert "not measured (no learning curve)" in render(context)
-    experiment["speed_measured"] = False  # an aggregate written before the measure: no column
-    assert "area under the learning curve</th>" not in render(context)
+    pair = context["analysis"]["experiments"]["memory"]["improvements"][0]
+    pair.update(learning_area=None, learning_area_note="not compared: they act with different randomness by design")
+    assert "not compared: they act with different randomness by design" in render(context)

@@ -27,6 +27,27 @@ def test_same_seed_gives_identical_metrics_bit_for_bit():
     assert first.info["final_score"] == second.info["final_score"]
 
 
+@pytest.mark.parametrize("agent", ["mlp", "gru"])
+def test_copying_only_changed_tensors_into_the_module_trains_as_copying_all(monkeypatch, agent):
+    # The learner skips the copies of tensors it already holds (the actor's, during the critic's
+    # steps); a learner that copies every tensor at every step must train bit for bit the same.
+    from bench.learn import train as train_module
+
+    config = RunConfig(env="CartPole-v1", agent=agent, steps=4000, seed=5, normalize_returns=True)
+    skipping = train(config)
+
+    class CopyingAll(train_module.GymLearner):
+        @train_module.GymLearner.params.setter
+        def params(self, value):
+            self._params = value
+            with torch.no_grad():
+                for name, p in self.policy.named_parameters():
+                    p.copy_(value[name][0])
+
+    monkeypatch.setattr(train_module, "GymLearner", CopyingAll)
+    pd.testing.assert_frame_equal(_learning(skipping.metrics), _learning(train(config).metrics), check_exact=True)
+
+
 def test_different_seeds_give_different_metrics():
     first = train(RunConfig(env="CartPole-v1", agent="mlp", steps=3000, seed=1)).metrics
     second = train(RunConfig(env="CartPole-v1", agent="mlp", steps=3000, seed=2)).metrics

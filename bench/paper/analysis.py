@@ -22,7 +22,8 @@ The rules that keep a claim honest (Agarwal et al. 2021; Holm 1979):
   (that no variant costs anything on a solved task is a result; leaving them out would pick tasks
   after seeing the scores), whose notes say what it does there;
 - the probabilities of improvement of an experiment, on the final score and on the area under the
-  learning curve (how fast the variants got there), are one Holm family;
+  learning curve (the return earned during training), are one Holm family; pairs whose variants
+  act with different randomness by design are not compared on the area (it charges exploration);
 - time to threshold counts unsolved seeds, failed runs included, as censored (median
   only when more than half solved);
 - a matrix of seeds x environments keeps the same number of seeds in every environment
@@ -425,36 +426,66 @@ def _pair_entry(test: stats.Test, seeds: int) -> dict[str, Any]:
             "adjusted_p": test.adjusted_p, "text": interval_text(test), "verdict": verdict, "sentence": sentence}
 
 
+#: Options that set by design how randomly a policy acts. The learning curve is the training return, of
+#: sampled actions, so a variant that acts more randomly earns less there for its exploration alone:
+#: a pair that differs in one of these is not compared on the area under the learning curve.
+EXPLORATION_OPTIONS = ("entropy_coef", "std_mode", "init_std")
+
+
+def _label_options(ctx: Context, experiment: str) -> dict[str, dict[str, Any]]:
+    members = ctx.membership[ctx.membership["experiment"] == experiment].drop_duplicates("label")
+    return {row["label"]: json.loads(row["options"]) for _, row in members.iterrows()}
+
+
+def _exploration_difference(options: dict[str, dict[str, Any]], x: str, y: str) -> list[str]:
+    """The ``EXPLORATION_OPTIONS`` in which labels ``x`` and ``y`` differ."""
+    return [key for key in EXPLORATION_OPTIONS
+            if options.get(x, {}).get(key, _default(key)) != options.get(y, {}).get(key, _default(key))]
+
+
 def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Probability of improvement P(x > y) per pair on normalised final scores and, under ``speed``, on
-    the normalised area under the learning curve (None when the runs table has no such column), each
-    with a bootstrap p-value of P = 0.5. Both measures of all the experiment's pairs are one Holm
-    family, so a claim on either keeps the experiment's error rate."""
+    """Probability of improvement P(x > y) per pair on normalised final scores and, under ``learning_area``,
+    on the normalised area under the learning curve, each with a bootstrap p-value of P = 0.5.
+
+    Every test of the experiment, both measures, is one Holm family, so a claim on either keeps the
+    experiment's error rate. A pair gets no area test (``learning_area`` None, ``learning_area_note``
+    saying why) when its variants act with different randomness by design (``EXPLORATION_OPTIONS``)
+    or when a run of it has no recorded area (tables aggregated before it was).
+    """
     runs = experiment_runs(ctx, experiment)
     env_ids = normalisable_envs(ctx, experiment, exclude)
-    columns = ["normalised_score"] + ([LEARNING_AREA] if LEARNING_AREA in runs else [])
+    options = _label_options(ctx, experiment)
     pairs, tests = [], []
     for x, y in ablation_pairs(ctx, experiment) if env_ids else []:
-        found = []
-        for column in columns:
-            x_scores, y_scores = score_matrix(runs, x, env_ids, column), score_matrix(runs, y, env_ids, column)
-            if not (len(x_scores) and len(y_scores)) or np.isnan(x_scores).any() or np.isnan(y_scores).any():
-                break
-            found.append((stats.probability_of_improvement_test(x_scores, y_scores, poi_replicates(ctx.plan),
-                                                                ctx.rng_for(x_scores, y_scores)),
-                          min(len(x_scores), len(y_scores))))
-        if found:  # the final score at least (a run without a learning curve leaves out the speed)
-            pairs.append((x, y, score_matrix(runs, x, env_ids, "normalised_score"),
-                          score_matrix(runs, y, env_ids, "normalised_score"), len(found)))
-            tests.extend(found)
+        x_scores, y_scores = score_matrix(runs, x, env_ids, "normalised_score"), score_matrix(runs, y, env_ids, "normalised_score")
+        if not (len(x_scores) and len(y_scores)):
+            continue
+        found = [(stats.probability_of_improvement_test(x_scores, y_scores, poi_replicates(ctx.plan),
+                                                        ctx.rng_for(x_scores, y_scores)),
+                  min(len(x_scores), len(y_scores)))]
+        differing = _exploration_difference(options, x, y)
+        x_area, y_area = ((score_matrix(runs, x, env_ids, LEARNING_AREA), score_matrix(runs, y, env_ids, LEARNING_AREA))
+                          if LEARNING_AREA in runs else (np.empty((0, 0)), np.empty((0, 0))))
+        if differing:
+            note = (f"not compared: {x} and {y} act with different randomness by design ({', '.join(differing)}), "
+                    "and the training return charges the more random one for its exploration")
+        elif not (len(x_area) and len(y_area)) or np.isnan(x_area).any() or np.isnan(y_area).any():
+            note = "not recorded for every run of this pair (tables aggregated before the measure existed)"
+        else:
+            note = ""
+            found.append((stats.probability_of_improvement_test(x_area, y_area, poi_replicates(ctx.plan),
+                                                                ctx.rng_for(x_area, y_area)),
+                          min(len(x_area), len(y_area))))
+        pairs.append((x, y, len(x_scores), len(y_scores), note))
+        tests.extend(found)
     adjusted = iter(stats.with_holm([test for test, _ in tests]))
     seeds = iter(n for _, n in tests)
     out = []
-    for x, y, x_scores, y_scores, measured in pairs:
+    for x, y, n_x, n_y, note in pairs:
         final = _pair_entry(next(adjusted), next(seeds))
-        speed = _pair_entry(next(adjusted), next(seeds)) if measured == 2 else None
-        out.append({"x": x, "y": y, **final, "n_x": len(x_scores), "n_y": len(y_scores),
-                    "n_text": f"{len(x_scores)}, {len(y_scores)}", "speed": speed})
+        area = None if note else _pair_entry(next(adjusted), next(seeds))
+        out.append({"x": x, "y": y, **final, "n_x": n_x, "n_y": n_y, "n_text": f"{n_x}, {n_y}",
+                    "learning_area": area, "learning_area_note": note})
     return out
 
 
@@ -801,9 +832,9 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
         "ceiling": ceiling, "ceiling_note": ceiling_note,
         "aggregate_envs": aggregate_envs, "task_scores": task_scores(table, aggregate_envs),
         "aggregate": aggregate, "leader": leader_test(ctx, name, aggregate, aggregate_envs), "improvements": pairs,
-        "improvements_note": resolution_note(sum(1 + (p["speed"] is not None) for p in pairs), poi_replicates(ctx.plan),
-                                             cap=POI_REPLICATES),
-        "speed_measured": any(p["speed"] is not None for p in pairs),
+        "improvements_note": resolution_note(sum(1 + (p["learning_area"] is not None) for p in pairs),
+                                             poi_replicates(ctx.plan), cap=POI_REPLICATES),
+        "learning_area_compared": sum(p["learning_area"] is not None for p in pairs),
         "seed_drops": experiment_seed_drops(ctx, name, uninformative),
     }
 
@@ -1057,18 +1088,21 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
         clear = [p for p in experiment["improvements"] if p["verdict"] in ("better", "worse")]
         for pair in clear[:2]:
             sentences.append(f"{pair['x']} versus {pair['y']}: {pair['sentence']}.")
-        # Where the final scores do not differ, how fast the variants got there may.
-        faster = [p for p in experiment["improvements"] if p not in clear and p["speed"] is not None
-                  and p["speed"]["verdict"] in ("better", "worse")]
+        # Where the final scores do not differ, the return earned on the way there may.
+        faster = [p for p in experiment["improvements"] if p not in clear and p["learning_area"] is not None
+                  and p["learning_area"]["verdict"] in ("better", "worse")]
         for pair in faster[:2]:
             sentences.append(f"{pair['x']} versus {pair['y']}, area under the learning curve (final scores: "
-                             f"{pair['verdict']}): {pair['speed']['sentence']}.")
+                             f"{pair['verdict']}): {pair['learning_area']['sentence']}.")
         tested = [p for p in experiment["improvements"] if p["verdict"] != "too few seeds to tell"]
         if experiment["improvements"] and not tested:
             sentences.append(f"{experiment['title']}: too few seeds to test the ablation pairs "
                              f"(a test needs {MIN_TEST_SEEDS} per cell).")
         elif tested and not clear and not faster:
-            measures = "final score or learning speed" if experiment.get("speed_measured") else "final score"
+            compared, total = experiment.get("learning_area_compared", 0), len(experiment["improvements"])
+            measures = ("final score" if not compared else "final score or area under the learning curve"
+                        if compared == total else
+                        f"final score, or in area under the learning curve where it was compared ({compared} of {total} pairs)")
             sentences.append(f"{experiment['title']}: no ablation pair shows a clear difference in {measures} "
                              "after Holm adjustment.")
         if experiment["uninformative"]:

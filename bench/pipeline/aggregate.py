@@ -167,19 +167,21 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def learning_curve_area(env_steps: pd.Series, returns: pd.Series) -> float:
-    """The area under a run's learning curve per environment step, in units of return.
+def learning_curve_area(env_steps: pd.Series, returns: pd.Series, budget: int) -> float:
+    """The area under a run's learning curve per environment step of its budget, in units of return.
 
-    Each update's training return (the mean return of its batch of episodes, sampled
-    from the stochastic policy) counts for the environment steps its batch took:
-    ``sum_u R_u (s_u - s_{u-1}) / s_U`` with ``s_u`` the cumulative steps (``env_steps``,
-    ``s_0 = 0``): the area under the return-vs-steps curve divided by the budget. It
-    judges a run by what it earned while learning as well as where it ended (Poole and
-    Mackworth, "Artificial Intelligence: Foundations of Computational Agents", 3rd ed.,
-    section 13.6), so two variants that both end at the target differ in it when one got
-    there sooner. NaN for a run without updates.
+    Each update's training return (the mean return of its batch of episodes, actions
+    sampled from the stochastic policy) counts for the environment steps its batch took
+    within the budget: ``sum_u R_u (min(s_u, B) - min(s_{u-1}, B)) / B`` with ``s_u`` the
+    cumulative steps (``env_steps``, ``s_0 = 0``) and ``B`` the budget (the last batch
+    runs past it; clipped, every run of an environment is judged over the same steps).
+    It judges a run by the return it earned while learning as well as where it ended
+    (Poole and Mackworth, "Artificial Intelligence: Foundations of Computational
+    Agents", 3rd ed., section 13.6), so two variants that both end at the target differ
+    in it when one got there sooner. It also charges a policy for its own exploration
+    noise (the returns are of sampled actions). NaN for a run without updates.
     """
-    steps = env_steps.to_numpy(dtype=float)
+    steps = np.minimum(env_steps.to_numpy(dtype=float), float(budget))
     if len(steps) == 0 or steps[-1] <= 0:
         return math.nan
     taken = np.diff(steps, prepend=0.0)
@@ -236,7 +238,7 @@ def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], 
                 steps_per_second=info["steps_per_second"])
     metrics = pd.read_parquet(directory / METRICS_FILE)
     curve = metrics[metrics["phase"] == "train"][[*CURVE_COLUMNS, "wall_time"]].copy()
-    area = learning_curve_area(curve["env_steps"], curve["return_mean"])
+    area = learning_curve_area(curve["env_steps"], curve["return_mean"], int(info["config"]["steps"]))
     result.update(learning_area=area, normalised_learning_area=spec.normalise(area))
     for name, value in reversed(key.items()):
         curve.insert(0, name, value)
