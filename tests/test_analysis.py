@@ -551,11 +551,18 @@ def test_the_abstract_ranks_the_top_variant_only_when_its_lead_is_tested_signifi
     assert tied[0] == ("Memory: the highest normalised IQM is gru's (0.98 [0.95, 1.0]), but not clearly ahead of "
                        "gru_cell's (0.91 [0.82, 0.93]): IQM difference 0.07 [-0.05, 0.2], p = 0.31 (one test of the top "
                        "two, p unadjusted).")
-    lead = {"top": "gru", "runner_up": "mlp", "tested": True, "significant": True, "text": "IQM difference 0.68 [0.6, 0.75], p ≤ 0.0010"}
+    lead = {"top": "gru", "runner_up": "mlp", "tested": True, "significant": True, "estimate": 0.68,
+            "text": "IQM difference 0.68 [0.6, 0.75], p ≤ 0.0010"}
     apart = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.95, 1.0),
                                                _aggregate_entry("mlp", 0.3, 0.2, 0.4), leader=lead)})
     assert apart[0] == ("Memory: the highest normalised IQM is gru's (0.98 [0.95, 1.0]), ahead of mlp's: "
                         "IQM difference 0.68 [0.6, 0.75], p ≤ 0.0010 (one test of the top two, p unadjusted).")
+    # A significant lead of 0.0016 normalised (1,000 runs can make anything significant) is not a finding.
+    sliver = {**lead, "estimate": 0.0016, "text": "IQM difference 0.0016 [0.0001, 0.008], p = 0.038"}
+    negligible = analysis.abstract({"m": experiment(_aggregate_entry("gru", 1.0, 1.0, 1.0),
+                                                    _aggregate_entry("mlp", 0.998, 0.99, 1.0), leader=sliver)})
+    assert "significantly but negligibly ahead of mlp's" in negligible[0] and "not counted as a finding" in negligible[0]
+    assert ", ahead of" not in negligible[0]
     few = {"top": "gru", "runner_up": "mlp", "tested": False, "significant": False,
            "text": "not tested with 3 seeds (a test needs 5)"}
     too_few = analysis.abstract({"m": experiment(_aggregate_entry("gru", 0.98, 0.95, 1.0),
@@ -796,7 +803,7 @@ def test_the_abstract_states_a_clear_pair_once_in_words():
     experiment = {"title": "Memory", "aggregate": [], "improvements": [pair], "uninformative": [], "ceiling": [],
                   "aggregate_envs": []}
     assert analysis.abstract({"m": experiment}) == [
-        "gru versus mlp: better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ 0.010."]
+        "Memory: gru versus mlp, final score: better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ 0.010."]
 
 
 def _with_learning_areas(context: analysis.Context, areas: dict[str, list[float]]) -> analysis.Context:
@@ -824,6 +831,10 @@ def test_variants_tied_at_the_end_are_told_apart_by_the_area_under_their_learnin
     assert smallest["adjusted_p"] == pytest.approx(min(1.0, 4 * smallest["p_value"]))
     result = analysis.analyse(_with_learning_areas(context, areas), doctor=[])
     assert result["experiments"]["baseline"]["learning_area_compared"] == 2
+    # Which tasks carry the verdict: every task's own P(X > Y), with what limits it there.
+    shown = {(p["x"], p["y"]): p for p in result["experiments"]["baseline"]["improvements"]}
+    assert shown[("mlp [baseline=critic]", "mlp [baseline=none]")]["learning_area"]["per_task"] == (
+        "per task: CartPole-v1 1.00 (final scores at the ceiling), CartPole-P 1.00 (final scores at the ceiling)")
     assert any("area under the learning curve (final scores: no clear difference): better" in s for s in result["abstract"])
 
 

@@ -426,6 +426,30 @@ def _pair_entry(test: stats.Test, seeds: int) -> dict[str, Any]:
             "adjusted_p": test.adjusted_p, "text": interval_text(test), "verdict": verdict, "sentence": sentence}
 
 
+def per_task_text(x: np.ndarray, y: np.ndarray, env_ids: list[str], tags: dict[str, str]) -> str:
+    """``per task: CartPole-v1 0.95, GaussianTarget 1.00 (final scores at the ceiling)``: the point
+    P(X > Y) on each task of ``x``, ``y`` (``[seeds, tasks]``), with ``tags`` said after a task's value.
+    The test averages these: this says which tasks carry it (a consistent gap counts however small)."""
+    parts = []
+    for task, env in enumerate(env_ids):
+        value = stats.probability_of_improvement(x[:, [task]], y[:, [task]])
+        parts.append(f"{env} {fmt(value)}" + (f" ({tags[env]})" if env in tags else ""))
+    return "per task: " + ", ".join(parts)
+
+
+def pair_tags(table: dict[str, Any] | None, x: str, y: str) -> dict[str, str]:
+    """Per environment of a results ``table``, what limits a pair's comparison there: every variant's
+    final score at the ceiling, or neither of ``x``, ``y`` learning (both cells under the floor)."""
+    tags: dict[str, str] = {}
+    for row in (table or {}).get("rows", []):
+        cells = {cell["label"]: cell for cell in row["cells"]}
+        if row.get("ceiling"):
+            tags[row["env"]] = "final scores at the ceiling"
+        elif all(cells.get(label, {}).get("no_learning") for label in (x, y)):
+            tags[row["env"]] = "neither learns"
+    return tags
+
+
 #: Options that set by design how randomly a policy acts. The learning curve is the training return, of
 #: sampled actions, so a variant that acts more randomly earns less there for its exploration alone:
 #: a pair that differs in one of these is not compared on the area under the learning curve.
@@ -443,14 +467,16 @@ def _exploration_difference(options: dict[str, dict[str, Any]], x: str, y: str) 
             if options.get(x, {}).get(key, _default(key)) != options.get(y, {}).get(key, _default(key))]
 
 
-def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
+                 table: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Probability of improvement P(x > y) per pair on normalised final scores and, under ``learning_area``,
     on the normalised area under the learning curve, each with a bootstrap p-value of P = 0.5.
 
     Every test of the experiment, both measures, is one Holm family, so a claim on either keeps the
     experiment's error rate. A pair gets no area test (``learning_area`` None, ``learning_area_note``
     saying why) when its variants act with different randomness by design (``EXPLORATION_OPTIONS``)
-    or when a run of it has no recorded area (tables aggregated before it was).
+    or when a run of it has no recorded area (tables aggregated before it was). Each measure's
+    ``per_task`` text gives its P(X > Y) per task, tagged from the results ``table`` (:func:`pair_tags`).
     """
     runs = experiment_runs(ctx, experiment)
     env_ids = normalisable_envs(ctx, experiment, exclude)
@@ -476,14 +502,18 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = ()) -
             found.append((stats.probability_of_improvement_test(x_area, y_area, poi_replicates(ctx.plan),
                                                                 ctx.rng_for(x_area, y_area)),
                           min(len(x_area), len(y_area))))
-        pairs.append((x, y, len(x_scores), len(y_scores), note))
+        tags = pair_tags(table, x, y)
+        texts = [per_task_text(x_scores, y_scores, env_ids, tags)]
+        if not note:
+            texts.append(per_task_text(x_area, y_area, env_ids, tags))
+        pairs.append((x, y, len(x_scores), len(y_scores), note, texts))
         tests.extend(found)
     adjusted = iter(stats.with_holm([test for test, _ in tests]))
     seeds = iter(n for _, n in tests)
     out = []
-    for x, y, n_x, n_y, note in pairs:
-        final = _pair_entry(next(adjusted), next(seeds))
-        area = None if note else _pair_entry(next(adjusted), next(seeds))
+    for x, y, n_x, n_y, note, texts in pairs:
+        final = {**_pair_entry(next(adjusted), next(seeds)), "per_task": texts[0]}
+        area = None if note else {**_pair_entry(next(adjusted), next(seeds)), "per_task": texts[1]}
         out.append({"x": x, "y": y, **final, "n_x": n_x, "n_y": n_y, "n_text": f"{n_x}, {n_y}",
                     "learning_area": area, "learning_area_note": note})
     return out
@@ -785,7 +815,7 @@ def leader_test(ctx: Context, name: str, aggregate: list[dict[str, Any]], env_id
 
     One test, unadjusted; the top two are picked from the data first, which makes its error rate
     approximate (the report's methods say so). Returns ``{"top", "runner_up", "tested", "significant",
-    "text"}``; with fewer than ``MIN_TEST_SEEDS`` seeds no test is made (``tested`` False) and the text
+    "estimate", "text"}`` (``estimate``: the IQM difference, normalised; absent when not tested); with fewer than ``MIN_TEST_SEEDS`` seeds no test is made (``tested`` False) and the text
     says so; None with fewer than two variants.
     """
     ranked = sorted(aggregate, key=lambda e: -e["iqm"]["estimate"])
@@ -799,7 +829,7 @@ def leader_test(ctx: Context, name: str, aggregate: list[dict[str, Any]], env_id
         return {**names, "tested": False, "significant": False,
                 "text": f"not tested with {seeds} seed{'s' if seeds != 1 else ''} (a test needs {MIN_TEST_SEEDS})"}
     test = stats.bootstrap_difference(x, y, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng_for(x, y))
-    return {**names, "tested": True, "significant": test.p_value < ALPHA,
+    return {**names, "tested": True, "significant": test.p_value < ALPHA, "estimate": test.estimate,
             "text": f"IQM difference {interval_text(test)}, {p_statement(test, adjusted=False)}"}
 
 
@@ -815,7 +845,7 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
     ceiling = [row["env"] for row in table["rows"] if row["ceiling"]]
     aggregate_envs = normalisable_envs(ctx, name, uninformative)
     aggregate = aggregate_scores(ctx, name, uninformative)
-    pairs = improvements(ctx, name, uninformative)
+    pairs = improvements(ctx, name, uninformative, table)
     ceiling_note = (f"Every variant at the ceiling (each interval at normalised ≥ {CEILING:g}), so these rows cannot "
                     f"separate the variants at this budget: {', '.join(ceiling)}. They are kept in the aggregate, whose "
                     "differences they dilute in proportion to their share of the tasks, and in the probabilities of "
@@ -982,7 +1012,10 @@ def introduction(ctx: Context, ran: list[str]) -> str:
     return (f"We train policy-gradient agents ({rule}) that differ in one design choice at a time and report "
             f"{len(titles)} experiment{'s' if len(titles) > 1 else ''} ({listed}), with {seeds}. "
             "Scores are interquartile means (IQM) with 95 % stratified-bootstrap confidence intervals over seeds; "
-            + ("differences are tested with the bootstrap and Holm-adjusted within each experiment."
+            + ("differences are tested with the bootstrap and Holm-adjusted within each experiment (the abstract's "
+               "test of the top two variants excepted, whose p is unadjusted). Ablation pairs are compared on the final "
+               "score and on the area under the learning curve, the return a run earned while learning (its training "
+               "return, of sampled actions, averaged over the budget)."
                if fewest >= MIN_TEST_SEEDS else
                f"with fewer than {MIN_TEST_SEEDS} seeds in a cell no difference is tested, and intervals from so few "
                "seeds are rough (their coverage is below the nominal 95 %)."))
@@ -1079,6 +1112,10 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
                              f"({', '.join(experiment['aggregate_envs'])}): the aggregate does not rank them.")
             elif not lead:
                 sentence += f"; its lead over {runner_up['label']}'s ({runner_up['iqm']['text']}) is not tested."
+            elif lead["significant"] and lead["estimate"] < 1 - CEILING:
+                sentence += (f", significantly but negligibly ahead of {lead['runner_up']}'s: {lead['text']} (one test "
+                             f"of the top two, p unadjusted; a lead under {1 - CEILING:.0%} of the distance from random "
+                             "to target is not counted as a finding).")
             elif lead["significant"]:
                 sentence += f", ahead of {lead['runner_up']}'s: {lead['text']} (one test of the top two, p unadjusted)."
             else:
@@ -1087,24 +1124,27 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
             sentences.append(sentence)
         clear = [p for p in experiment["improvements"] if p["verdict"] in ("better", "worse")]
         for pair in clear[:2]:
-            sentences.append(f"{pair['x']} versus {pair['y']}: {pair['sentence']}.")
+            sentences.append(f"{experiment['title']}: {pair['x']} versus {pair['y']}, final score: {pair['sentence']}.")
         # Where the final scores do not differ, the return earned on the way there may.
         faster = [p for p in experiment["improvements"] if p not in clear and p["learning_area"] is not None
                   and p["learning_area"]["verdict"] in ("better", "worse")]
-        for pair in faster[:2]:
-            sentences.append(f"{pair['x']} versus {pair['y']}, area under the learning curve (final scores: "
-                             f"{pair['verdict']}): {pair['learning_area']['sentence']}.")
+        for pair in faster:
+            sentences.append(f"{experiment['title']}: {pair['x']} versus {pair['y']}, area under the learning curve "
+                             f"(final scores: {pair['verdict']}): {pair['learning_area']['sentence']}.")
         tested = [p for p in experiment["improvements"] if p["verdict"] != "too few seeds to tell"]
         if experiment["improvements"] and not tested:
             sentences.append(f"{experiment['title']}: too few seeds to test the ablation pairs "
                              f"(a test needs {MIN_TEST_SEEDS} per cell).")
         elif tested and not clear and not faster:
             compared, total = experiment.get("learning_area_compared", 0), len(experiment["improvements"])
+            by_design = sum("by design" in p["learning_area_note"] for p in experiment["improvements"])
             measures = ("final score" if not compared else "final score or area under the learning curve"
                         if compared == total else
                         f"final score, or in area under the learning curve where it was compared ({compared} of {total} pairs)")
+            why = (" (the area under the learning curve is not compared where the variants act with different "
+                   "randomness by design)" if by_design and not compared else "")
             sentences.append(f"{experiment['title']}: no ablation pair shows a clear difference in {measures} "
-                             "after Holm adjustment.")
+                             f"after Holm adjustment{why}.")
         if experiment["uninformative"]:
             sentences.append(f"{experiment['title']}: uninformative at this budget on {', '.join(experiment['uninformative'])}.")
         if experiment["ceiling"]:
