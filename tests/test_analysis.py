@@ -850,8 +850,10 @@ def test_pairs_that_act_with_different_randomness_are_not_compared_on_the_traini
     assert pair["learning_area"] is None and "different randomness by design (entropy_coef)" in pair["learning_area_note"]
     # One test (the final score) in the family: its adjusted p is its raw p.
     assert pair["adjusted_p"] == pytest.approx(pair["p_value"])
+    assert pair["learning_area_reason"] == "exploration"
     abstract = analysis.analyse(_with_learning_areas(context, areas), doctor=[])["abstract"]
     assert not any("area under the learning curve (final" in s for s in abstract)
+    assert any("not compared where the variants act with different randomness by design" in s for s in abstract)
 
 
 def test_without_learning_areas_the_pairs_are_tested_on_final_scores_alone(context):

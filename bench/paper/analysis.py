@@ -474,7 +474,7 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
 
     Every test of the experiment, both measures, is one Holm family, so a claim on either keeps the
     experiment's error rate. A pair gets no area test (``learning_area`` None, ``learning_area_note``
-    saying why) when its variants act with different randomness by design (``EXPLORATION_OPTIONS``)
+    saying why, ``learning_area_reason`` "exploration" or "not recorded") when its variants act with different randomness by design (``EXPLORATION_OPTIONS``)
     or when a run of it has no recorded area (tables aggregated before it was). Each measure's
     ``per_task`` text gives its P(X > Y) per task, tagged from the results ``table`` (:func:`pair_tags`).
     """
@@ -492,11 +492,12 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
         differing = _exploration_difference(options, x, y)
         x_area, y_area = ((score_matrix(runs, x, env_ids, LEARNING_AREA), score_matrix(runs, y, env_ids, LEARNING_AREA))
                           if LEARNING_AREA in runs else (np.empty((0, 0)), np.empty((0, 0))))
+        reason = "exploration" if differing else ""
         if differing:
             note = (f"not compared: {x} and {y} act with different randomness by design ({', '.join(differing)}), "
                     "and the training return charges the more random one for its exploration")
         elif not (len(x_area) and len(y_area)) or np.isnan(x_area).any() or np.isnan(y_area).any():
-            note = "not recorded for every run of this pair (tables aggregated before the measure existed)"
+            note, reason = "not recorded for every run of this pair (tables aggregated before the measure existed)", "not recorded"
         else:
             note = ""
             found.append((stats.probability_of_improvement_test(x_area, y_area, poi_replicates(ctx.plan),
@@ -506,16 +507,16 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
         texts = [per_task_text(x_scores, y_scores, env_ids, tags)]
         if not note:
             texts.append(per_task_text(x_area, y_area, env_ids, tags))
-        pairs.append((x, y, len(x_scores), len(y_scores), note, texts))
+        pairs.append((x, y, len(x_scores), len(y_scores), note, reason, texts))
         tests.extend(found)
     adjusted = iter(stats.with_holm([test for test, _ in tests]))
     seeds = iter(n for _, n in tests)
     out = []
-    for x, y, n_x, n_y, note, texts in pairs:
+    for x, y, n_x, n_y, note, reason, texts in pairs:
         final = {**_pair_entry(next(adjusted), next(seeds)), "per_task": texts[0]}
         area = None if note else {**_pair_entry(next(adjusted), next(seeds)), "per_task": texts[1]}
         out.append({"x": x, "y": y, **final, "n_x": n_x, "n_y": n_y, "n_text": f"{n_x}, {n_y}",
-                    "learning_area": area, "learning_area_note": note})
+                    "learning_area": area, "learning_area_note": note, "learning_area_reason": reason})
     return out
 
 
@@ -1137,7 +1138,7 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
                              f"(a test needs {MIN_TEST_SEEDS} per cell).")
         elif tested and not clear and not faster:
             compared, total = experiment.get("learning_area_compared", 0), len(experiment["improvements"])
-            by_design = sum("by design" in p["learning_area_note"] for p in experiment["improvements"])
+            by_design = any(p.get("learning_area_reason") == "exploration" for p in experiment["improvements"])
             measures = ("final score" if not compared else "final score or area under the learning curve"
                         if compared == total else
                         f"final score, or in area under the learning curve where it was compared ({compared} of {total} pairs)")
