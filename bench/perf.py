@@ -60,7 +60,7 @@ def update_seconds(agent: str, episode_length: int = 500, batch: int = 16, repea
     config = RunConfig(agent=agent, baseline="critic")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        policy = build_policy(config, spaces.Box(-np.inf, np.inf, (4,), np.float32), spaces.Discrete(2))
+        policy = build_policy(config, spaces.Box(-np.inf, np.inf, (4,), np.float32), spaces.Discrete(2), episode_length)
     generator = torch.Generator().manual_seed(0)
     rollout = synthetic_rollout(policy, generator, lengths=[episode_length] * batch)
     times = []

@@ -37,7 +37,7 @@ def _rollout(steps: int, batch: int, seed: int = 0) -> Rollout:
 def _policy(agent: str, config: RunConfig) -> torch.nn.Module:
     torch.manual_seed(0)
     space = gym.spaces.Box(-1.0, 1.0, shape=(OBS_DIM,))
-    return build_policy(config, space, gym.spaces.Discrete(2))
+    return build_policy(config, space, gym.spaces.Discrete(2), time_limit=10)
 
 
 def _loss_and_gradients(policy, rollout, config, running_mean, chunks):

@@ -12,7 +12,8 @@ from bench.envs.vector import make_env_batch
 
 def _rollout(env_id="CartPole-v1", agent="mlp", num_envs=5, seed=7):
     envs = make_env_batch(env_id, num_envs, torch.device("cpu"))
-    policy = seeded_policy(RunConfig(env=env_id, agent=agent), envs.single_observation_space, envs.single_action_space, 0,
+    policy = seeded_policy(RunConfig(env=env_id, agent=agent), envs.single_observation_space, envs.single_action_space,
+                           envs.time_limit, 0,
                            torch.device("cpu"))
     rollout = collect_episodes(envs, policy, torch.Generator().manual_seed(0), torch.device("cpu"), seed=seed)
     return envs, rollout

@@ -33,7 +33,7 @@ def _rollout(steps: int = 9, batch: int = 5, seed: int = 0) -> Rollout:
 
 def _policy(config: RunConfig):
     torch.manual_seed(0)
-    return build_policy(config, gym.spaces.Box(-1.0, 1.0, (3,)), gym.spaces.Discrete(2))
+    return build_policy(config, gym.spaces.Box(-1.0, 1.0, (3,)), gym.spaces.Discrete(2), time_limit=10)
 
 
 def test_gae_at_lambda_one_is_the_monte_carlo_advantage():
@@ -142,14 +142,23 @@ def test_a_run_records_the_untrained_policys_score_on_the_evaluation_episodes():
     result = train(config)
     space = gym.make("CartPole-v1")
     streams = Streams.from_seed(3)
-    untrained = seeded_policy(config, space.observation_space, space.action_space, streams.init, torch.device("cpu"))
+    untrained = seeded_policy(config, space.observation_space, space.action_space, space.spec.max_episode_steps,
+                              streams.init, torch.device("cpu"))
     expected = evaluate(untrained, config, streams.eval_env, torch.device("cpu"))["return_mean"]
     assert result.info["initial_score"] == expected
     assert result.info["initial_score"] != result.info["final_score"]
 
 
-def test_the_critics_targets_bootstrap_at_truncation_and_the_policys_returns_stay_capped():
+def test_a_critic_that_reads_the_time_fits_the_policys_capped_returns_to_go():
     config = validate(RunConfig(baseline="critic", steps=1, hidden_size=8, gamma=0.9))
+    policy, rollout = _policy(config), _rollout()
+    targets = critic_targets(policy, rollout, config, (torch.tensor(1.0), torch.tensor(2.0)))
+    assert rollout.truncated.any()  # a cut episode, which the other critic would bootstrap
+    torch.testing.assert_close(targets, returns_to_go(rollout, config), rtol=0, atol=0)
+
+
+def test_a_critic_blind_to_the_time_bootstraps_at_truncation_and_the_policys_returns_stay_capped():
+    config = validate(RunConfig(baseline="critic", steps=1, hidden_size=8, gamma=0.9, critic_time=False))
     policy = _policy(config)
     rollout = _rollout()
     scale = (torch.tensor(1.0), torch.tensor(2.0))

@@ -24,9 +24,10 @@ FALLBACK_TIME_LIMIT = 1000
 class GymBatch:
     """A gymnasium ``VectorEnv`` that speaks tensors."""
 
-    def __init__(self, envs: gym.vector.VectorEnv, device: torch.device) -> None:
+    def __init__(self, envs: gym.vector.VectorEnv, device: torch.device, time_limit: int) -> None:
         self.envs = envs
         self.device = device
+        self.time_limit = time_limit  # the longest episode, in steps
         self.num_envs = envs.num_envs
         self.single_observation_space = envs.single_observation_space
         self.single_action_space = envs.single_action_space
@@ -75,4 +76,4 @@ def make_env_batch(env_id: str, num_envs: int, device: torch.device) -> GymBatch
     except Exception:
         envs.close()
         raise
-    return GymBatch(envs, device)
+    return GymBatch(envs, device, gym.spec(env_id).max_episode_steps or FALLBACK_TIME_LIMIT)

@@ -70,12 +70,13 @@ def configure_determinism(device: torch.device) -> None:
         torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def seeded_policy(config: RunConfig, observation_space: gym.Space, action_space: gym.Space, init_seed: int,
-                  device: torch.device) -> Policy:
-    """Build the policy with weights drawn from ``init_seed`` (global RNG left untouched)."""
+def seeded_policy(config: RunConfig, observation_space: gym.Space, action_space: gym.Space, time_limit: int,
+                  init_seed: int, device: torch.device) -> Policy:
+    """Build the policy with weights drawn from ``init_seed`` (global RNG left untouched);
+    ``time_limit``: the environment's longest episode (steps)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
-        policy = build_policy(config, observation_space, action_space)
+        policy = build_policy(config, observation_space, action_space, time_limit)
     return policy.to(device)
 
 

@@ -63,6 +63,8 @@ from bench.learn.seed_batch import vmap_over_seeds
 
 OBS_DIM = 4
 HIDDEN = 16
+#: The synthetic batches' time limit (their longest episode is 6 steps), for the critic's clock.
+SYNTHETIC_TIME_LIMIT = 8
 TOLERANCE = 1e-5
 #: The learning rules the loss checks cover, by the name the table gives them: every baseline under
 #: REINFORCE, and the actor-critic estimator (GAE(lambda) with normalised advantages) that CartPole-P trains with.
@@ -139,7 +141,7 @@ def check_loss_and_gradients(agent: str, head: str, baseline: str) -> list[Check
     generator = torch.Generator().manual_seed(0)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        policy = build_policy(config, _observation_space(), action_space)
+        policy = build_policy(config, _observation_space(), action_space, time_limit=SYNTHETIC_TIME_LIMIT)
     # A non-zero baseline value, as after the first update.
     running_mean = torch.tensor(0.3) if config.baseline == "running_mean" else None
     rollout = synthetic_rollout(policy, generator)

@@ -10,13 +10,18 @@ and the baseline ablation then compares baselines of one and the same estimator
 target. (GAE with lambda < 1 bootstraps from the critic inside the episode, whose
 values are not capped: it trades that bias near the time limit for variance.)
 
-The critic predicts its targets (returns-to-go bootstrapped at truncation) in
+The critic predicts its targets in
 normalised units: ``V(s) = mu + sigma * n(s)`` with ``(mu, sigma)`` the moments of
 the latest batch's targets, and the
 value head rescaled whenever they change so that ``V`` itself is unchanged
 (PopArt's output preservation: van Hasselt et al., 2016, "Learning values across
 many orders of magnitude"). The critic's targets are then of unit scale whatever
-the environment's returns (CartPole's reach 100, DigitMatch-100's -50).
+the environment's returns (CartPole's reach 100, DigitMatch-100's -50). Its targets
+are the policy's own returns-to-go, capped at the time limit, and it reads the
+elapsed time (``Critic``): one treatment of truncation for every baseline. With
+``critic_time`` off it reads the observation only, and its targets bootstrap at
+truncation instead (a state's value cannot depend on a clock the critic does not
+see): then it fits another quantity than the returns it is subtracted from.
 """
 
 from __future__ import annotations
@@ -153,14 +158,17 @@ def returns_to_go(rollout: Rollout, config: RunConfig) -> torch.Tensor:
 
 def critic_targets(policy: Policy, rollout: Rollout, config: RunConfig,
                    scale: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """What the critic is fitted to, ``[T, B]`` and detached: returns-to-go bootstrapped with
-    ``V`` of the final observation where the time limit cut the episode.
+    """What the critic is fitted to, ``[T, B]`` and detached.
 
-    A state's value cannot depend on a clock the critic does not see, so its targets
-    bootstrap at truncation (Pardo et al., 2018, "Time limits in reinforcement
-    learning"); the policy's returns stay capped for every baseline, and any
-    function of the state is an unbiased baseline for them.
+    ``critic_time`` (the critic reads the elapsed time): the returns-to-go, capped at the
+    time limit as the policy's. Without it: returns-to-go bootstrapped with ``V`` of the
+    final observation where the time limit cut the episode, since a state's value cannot
+    depend on a clock the critic does not see (Pardo et al., 2018, "Time limits in
+    reinforcement learning"); any function of the state is still an unbiased baseline for
+    the capped returns.
     """
+    if config.critic_time:
+        return returns_to_go(rollout, config)
     next_values = critic_values(policy, rollout, scale)[1:]
     return discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated, next_values, config.gamma)
 

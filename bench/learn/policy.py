@@ -30,16 +30,30 @@ class Critic(nn.Module):
     """A learned state value on its own torso (same variant as the actor, separate weights).
 
     Separate weights keep the critic's squared error, whose scale follows the
-    returns, from swamping the policy gradient in a shared torso.
+    returns, from swamping the policy gradient in a shared torso. With a
+    ``time_limit`` the torso also reads the elapsed fraction of it, ``t / time_limit``
+    (one more input feature): the benchmark scores the return capped at the time
+    limit, whose expectation from a state depends on the time left, a clock the
+    observation does not show (Pardo et al., 2018, "Time limits in reinforcement
+    learning", time-awareness). The actor does not read it, and a baseline that
+    depends on time but not on the action keeps the policy gradient unbiased.
     """
 
-    def __init__(self, agent: agents.Agent) -> None:
+    def __init__(self, agent: agents.Agent, time_limit: int | None = None) -> None:
         super().__init__()
         self.agent = agent
+        self.time_limit = time_limit
         self.value_head = ValueHead(agent.feature_dim)
 
     def forward(self, obs: torch.Tensor, is_init: torch.Tensor) -> torch.Tensor:
-        """obs: [T, B, obs_dim], is_init: [T, B] -> values [T, B], from episode-start state."""
+        """obs: [T, B, obs_dim], is_init: [T, B] -> values [T, B], from episode-start state.
+
+        Row t of a batch is step t of its episode (every column starts one at t = 0:
+        ``bench.learn.rollout``), so the clock is the row index.
+        """
+        if self.time_limit is not None:
+            clock = torch.arange(obs.shape[0], device=obs.device, dtype=obs.dtype) / self.time_limit
+            obs = torch.cat([obs, clock[:, None, None].expand(obs.shape[0], obs.shape[1], 1)], dim=-1)
         state = self.agent.initial_state(obs.shape[1], obs.device)
         features, _ = self.agent(obs, is_init, state)
         return self.value_head(features)
@@ -76,12 +90,23 @@ def observation_size(space: gym.Space) -> int:
     return int(torch.tensor(space.shape).prod().item()) if space.shape else 1
 
 
-def build_policy(config: RunConfig, observation_space: gym.Space, action_space: gym.Space) -> Policy:
-    """The policy for ``config`` on these (single-environment) spaces."""
+def build_policy(config: RunConfig, observation_space: gym.Space, action_space: gym.Space,
+                 time_limit: int | None = None) -> Policy:
+    """The policy for ``config`` on these (single-environment) spaces.
+
+    ``time_limit``: the environment's longest episode (steps), which the critic's clock
+    is a fraction of (``config.critic_time``).
+
+    Raises:
+        ValueError: a critic that reads the time (``critic_time``) without a ``time_limit``.
+    """
     obs_dim = observation_size(observation_space)
     agent = agents.make_agent(config.agent, obs_dim, config.hidden_size)
     action_head = head_for(action_space, agent.feature_dim, config.std_mode, config.init_std)
     critic = None
     if config.baseline == "critic":
-        critic = Critic(agents.make_agent(config.agent, obs_dim, config.hidden_size))
+        if config.critic_time and not time_limit:
+            raise ValueError("a critic that reads the time (critic_time) needs the environment's time_limit")
+        clock = time_limit if config.critic_time else None
+        critic = Critic(agents.make_agent(config.agent, obs_dim + (clock is not None), config.hidden_size), clock)
     return Policy(agent, action_head, critic)

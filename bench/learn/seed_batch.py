@@ -355,7 +355,8 @@ def build_seed_batch(configs: list[RunConfig], device: torch.device
     config = configs[0]
     env = make_torch_env(config.env)
     streams = [Streams.from_seed(c.seed) for c in configs]
-    policies = [seeded_policy(c, env.observation_space, env.action_space, s.init, torch.device("cpu"))
+    policies = [seeded_policy(c, env.observation_space, env.action_space, env.max_episode_steps, s.init,
+                              torch.device("cpu"))
                 for c, s in zip(configs, streams)]
     keys = {name: counter_rng.seed_keys([getattr(s, name) for s in streams], device)
             for name in ("env", "actions", "eval_env")}

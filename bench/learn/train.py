@@ -127,7 +127,7 @@ class GymTrainer:
         self.spec = bench_envs.spec_for(config.env)
         self.envs = make_env_batch(config.env, config.num_envs, device)
         self.policy = seeded_policy(config, self.envs.single_observation_space, self.envs.single_action_space,
-                                    self.streams.init, device)
+                                    self.envs.time_limit, self.streams.init, device)
         self.learner = GymLearner(self.policy, config)
         self.actions = torch.Generator(device=device).manual_seed(self.streams.actions)
 

@@ -4,8 +4,10 @@ For each seed: train ``mlp`` on CartPole-v1 with the shipped defaults (critic ba
 REINFORCE), keep the final policy and critic, then collect fresh batches of 16 episodes
 with the final stochastic policy:
 
-- ``as_is``: the trained critic's explained variance (``1 - SSE/SST``) of the returns-to-go
-  (bootstrapped at truncation, as its targets) on a held-out batch: what training logs.
+- ``as_is``: the trained critic's explained variance (``1 - SSE/SST``) of its own targets on a
+  held-out batch, what training logs: the capped returns-to-go, read with the elapsed time (the
+  default since session 12), or with ``--blind`` (``critic_time=False``, the critic of sessions 9-11
+  whose figures docs/evidence.md gives) returns-to-go bootstrapped at truncation.
 - ``refit``: a copy of the trained critic fitted further on ``--fit-batches`` other batches of
   the same policy (``--refit-steps`` full-batch Adam steps at ``--lr``): its best held-out
   explained variance over the steps (an optimistic ceiling of what this network explains
@@ -14,7 +16,7 @@ with the final stochastic policy:
   fit) and its held-out figure after the last step (``refit_last``).
 
 Run from the repository root (about 15 s per seed on one core):
-    PYTHONPATH=. python docs/probes/critic_ceiling.py --seeds 0 1 2 3 4
+    PYTHONPATH=. python docs/probes/critic_ceiling.py --seeds 0 1 2 3 4 [--blind]
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def explained(values: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor) 
     return float(1 - ((y - v) ** 2).mean() / y.var(unbiased=False))
 
 
-def probe(seed: int, fit_batches: int, refit_steps: int, lr: float) -> dict[str, float]:
-    config = resolve_steps(RunConfig(env="CartPole-v1", agent="mlp", seed=seed))
+def probe(seed: int, fit_batches: int, refit_steps: int, lr: float, blind: bool) -> dict[str, float]:
+    config = resolve_steps(RunConfig(env="CartPole-v1", agent="mlp", seed=seed, critic_time=not blind))
     device = torch.device("cpu")
     configure_determinism(device)
     trainer = GymTrainer(config, device)
@@ -98,9 +100,10 @@ def main() -> None:
     parser.add_argument("--fit-batches", type=int, default=8)
     parser.add_argument("--refit-steps", type=int, default=500)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--blind", action="store_true", help="a critic that does not read the time (critic_time=False)")
     args = parser.parse_args()
     for seed in args.seeds:
-        row = probe(seed, args.fit_batches, args.refit_steps, args.lr)
+        row = probe(seed, args.fit_batches, args.refit_steps, args.lr, args.blind)
         print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
 
 
