@@ -90,3 +90,12 @@ def test_reset_states_follow_the_reference_distributions():
     assert start.abs().max() <= 0.05 and start.abs().max() > 0.049
     pendulum = make_torch_env("Pendulum-v1").reset_state(torch.rand(10_000, 2, dtype=torch.float64))
     assert pendulum[:, 0].abs().max() <= np.pi and pendulum[:, 1].abs().max() <= 1.0
+
+
+@pytest.mark.parametrize("env_id", TORCH_NATIVE_IDS)
+def test_both_backends_give_the_critics_clock_the_same_time_limit(env_id):
+    # The critic reads t / time limit: a task that ends by itself at a fixed step and has no
+    # gymnasium time limit (CueRecall, the one-step tasks) must not fall back to 1000 on one backend.
+    from bench.envs.vector import time_limit
+
+    assert time_limit(env_id) == make_torch_env(env_id).max_episode_steps

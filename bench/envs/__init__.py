@@ -38,6 +38,9 @@ class EnvSpec:
     family: str
     #: environment steps of one default training run
     default_steps: int
+    #: every episode's length (steps), for tasks that end by themselves at a fixed step and are
+    #: registered without a gymnasium time limit: the longest episode the critic's clock divides by
+    episode_steps: int | None = None
 
     def normalise(self, score: float) -> float:
         """Map a score to 0 (random policy) .. 1 (target)."""
@@ -73,6 +76,8 @@ def _digit_match_random(n: int) -> float:
     return -(n * n - 1) / (3 * n)
 
 
+CUE_RECALL = {"n_cues": 4, "delay": 6}
+
 _GYM_REGISTRATIONS = {
     "CartPole-P": dict(entry_point=_cartpole_p, vector_entry_point=_cartpole_p_vector, max_episode_steps=500),
     "ContinuousCartPole": dict(entry_point=_continuous_cartpole, max_episode_steps=500),
@@ -81,7 +86,7 @@ _GYM_REGISTRATIONS = {
     "DigitMatch-10": dict(entry_point=DigitMatchEnv, kwargs={"n": 10}),
     "DigitMatch-100": dict(entry_point=DigitMatchEnv, kwargs={"n": 100}),
     "GaussianTarget": dict(entry_point=GaussianTargetEnv),
-    "CueRecall": dict(entry_point=CueRecallEnv, kwargs={"n_cues": 4, "delay": 6}),
+    "CueRecall": dict(entry_point=CueRecallEnv, kwargs=CUE_RECALL),
 }
 
 # Random scores of the control tasks were measured with `python -m bench.envs.reference`
@@ -99,10 +104,14 @@ SPECS: dict[str, EnvSpec] = {
         EnvSpec("Pendulum-v1", "swing up and hold; continuous torque", -1222.0, -200.0, -200.0, False, "control", 300_000),
         EnvSpec("Pendulum-P", "Pendulum with angular velocity hidden", -1222.0, -200.0, -200.0, True, "control", 300_000),
         EnvSpec("MountainCarContinuous-v0", "drive up a hill; continuous", -33.3, 90.0, 90.0, False, "control", 300_000),
-        EnvSpec("DigitMatch-10", "one step: name the digit (10 actions)", _digit_match_random(10), 0.0, 0.0, False, "bandit", 50_000),
-        EnvSpec("DigitMatch-100", "one step: name the number (100 actions)", _digit_match_random(100), 0.0, 0.0, False, "bandit", 200_000),
-        EnvSpec("GaussianTarget", "one step: output 3.0 (Gaussian policy)", -(400.0 / 12.0 + 9.0), 0.0, -0.01, False, "bandit", 20_000),
-        EnvSpec("CueRecall", "name a cue seen 6 steps earlier (4 cues)", 0.25, 1.0, 1.0, True, "memory", 100_000),
+        EnvSpec("DigitMatch-10", "one step: name the digit (10 actions)", _digit_match_random(10), 0.0, 0.0, False, "bandit", 50_000,
+                episode_steps=1),
+        EnvSpec("DigitMatch-100", "one step: name the number (100 actions)", _digit_match_random(100), 0.0, 0.0, False, "bandit",
+                200_000, episode_steps=1),
+        EnvSpec("GaussianTarget", "one step: output 3.0 (Gaussian policy)", -(400.0 / 12.0 + 9.0), 0.0, -0.01, False, "bandit", 20_000,
+                episode_steps=1),
+        EnvSpec("CueRecall", "name a cue seen 6 steps earlier (4 cues)", 0.25, 1.0, 1.0, True, "memory", 100_000,
+                episode_steps=CUE_RECALL["delay"] + 1),
     ]
 }
 

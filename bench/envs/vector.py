@@ -76,4 +76,12 @@ def make_env_batch(env_id: str, num_envs: int, device: torch.device) -> GymBatch
     except Exception:
         envs.close()
         raise
-    return GymBatch(envs, device, gym.spec(env_id).max_episode_steps or FALLBACK_TIME_LIMIT)
+    return GymBatch(envs, device, time_limit(env_id))
+
+
+def time_limit(env_id: str) -> int:
+    """The longest episode of ``env_id`` in steps: gymnasium's time limit, else the fixed length of
+    a benchmark task that ends by itself (``EnvSpec.episode_steps``), else ``FALLBACK_TIME_LIMIT``."""
+    bench_envs.register_with_gymnasium()
+    return (gym.spec(env_id).max_episode_steps or bench_envs.spec_for(env_id).episode_steps
+            or FALLBACK_TIME_LIMIT)

@@ -7,8 +7,9 @@ Python-side reads of tensor values.
 The policy's returns-to-go treat an episode end as the end of the return for every
 baseline, time-limit truncation included: the benchmark scores the capped return,
 and the baseline ablation then compares baselines of one and the same estimator
-target. (GAE with lambda < 1 bootstraps from the critic inside the episode, whose
-values are not capped: it trades that bias near the time limit for variance.)
+target. (GAE with lambda < 1 bootstraps from the critic inside the episode: with
+``critic_time`` its values estimate the same capped return; a critic blind to the
+time estimates an uncapped one, a bias near the time limit traded for variance.)
 
 The critic predicts its targets in
 normalised units: ``V(s) = mu + sigma * n(s)`` with ``(mu, sigma)`` the moments of

@@ -2,9 +2,10 @@
 
 Time-limit truncation (``truncated[t]``): the episode was cut, not ended, so the
 return continues past the cut in expectation. ``discounted_returns`` bootstraps
-there with the given ``next_values``: the critic's targets pass ``V(s_{t+1})`` of
-the final observation, the policy's returns pass zeros for every baseline (the
-capped return that the benchmark scores; ``bench.learn.loss``).
+there with the given ``next_values``. The policy's returns pass zeros for every
+baseline (the capped return that the benchmark scores; ``bench.learn.loss``), and so
+do the critic's targets when it reads the elapsed time (``critic_time``); a critic
+blind to the time passes ``V(s_{t+1})`` of the final observation.
 """
 
 from __future__ import annotations
