@@ -22,7 +22,7 @@ def _values_of_one_observation_repeated(config: RunConfig) -> torch.Tensor:
 
 
 def test_the_critic_reads_the_elapsed_time_and_the_actor_does_not():
-    config = RunConfig(agent="mlp", baseline="critic", hidden_size=8)
+    config = RunConfig(agent="mlp", baseline="critic", hidden_size=8, critic_time=True)
     values = _values_of_one_observation_repeated(config)
     assert torch.unique(values).numel() == 6  # one observation, six steps, six values
     torch.manual_seed(0)
@@ -38,5 +38,6 @@ def test_a_critic_blind_to_the_time_gives_one_observation_one_value():
 
 def test_a_critic_that_reads_the_time_needs_the_time_limit():
     with pytest.raises(ValueError, match="time_limit"):
-        build_policy(RunConfig(baseline="critic"), SPACE, ACTIONS)
+        build_policy(RunConfig(baseline="critic", critic_time=True), SPACE, ACTIONS)
+    assert build_policy(RunConfig(baseline="critic"), SPACE, ACTIONS).critic.time_limit is None  # blind by default
     assert build_policy(RunConfig(baseline="none"), SPACE, ACTIONS).critic is None

@@ -186,7 +186,7 @@ def test_the_critics_fit_is_shown_under_an_experiment_with_critic_runs():
     assert '<tr><td></td><td colspan="2" class="note">one-step task: near or below 0 is expected</td></tr>' in results
     caption = " ".join(results[results.index('<p class="note critic-fit">'):].split())
     assert "pooled over the last quarter of its updates" in caption
-    assert "returns-to-go, capped at the time limit as the policy's (the critic reads the elapsed time" in caption
+    assert "bootstrapped with the critic's value of the final observation at a time-limit truncation" in caption
     assert "before the critic is fitted to it, on data it has not yet seen" in caption
     assert "1 means the critic predicts its targets exactly, 0 no better than their mean" in caption
     assert "no interval, no test" in caption and '"not recorded"' in caption

@@ -47,9 +47,9 @@ class RunConfig:
     gae_lambda: float = _field(0.95, "lambda of GAE in [0, 1] (estimator gae; 1 = the Monte-Carlo advantage)")
     value_iters: int = _field(5, "Adam steps of the critic on each batch (critic baseline only)")
     value_lr: float = _field(1e-2, "the critic's Adam learning rate (critic baseline only)")
-    critic_time: bool = _field(True, "the critic also reads the episode's elapsed time (t / time limit) and fits "
+    critic_time: bool = _field(False, "the critic also reads the episode's elapsed time (t / time limit) and fits "
                                "the capped returns-to-go; false: the observation only, its targets bootstrapped "
-                               "at truncation (critic baseline only)")
+                               "at truncation (critic baseline only; docs/evidence.md, session 12)")
     baseline_rate: float = _field(0.05, "update rate of the running-mean baseline, in (0, 1]")
     normalize_returns: bool = _field(False, "standardise the policy's advantages over each batch")
     max_grad_norm: float = _field(0.5, "clip the global gradient norm to this; 0 disables")

@@ -17,12 +17,14 @@ the latest batch's targets, and the
 value head rescaled whenever they change so that ``V`` itself is unchanged
 (PopArt's output preservation: van Hasselt et al., 2016, "Learning values across
 many orders of magnitude"). The critic's targets are then of unit scale whatever
-the environment's returns (CartPole's reach 100, DigitMatch-100's -50). Its targets
-are the policy's own returns-to-go, capped at the time limit, and it reads the
-elapsed time (``Critic``): one treatment of truncation for every baseline. With
-``critic_time`` off it reads the observation only, and its targets bootstrap at
-truncation instead (a state's value cannot depend on a clock the critic does not
-see): then it fits another quantity than the returns it is subtracted from.
+the environment's returns (CartPole's reach 100, DigitMatch-100's -50). By default
+it reads the observation only, and its targets bootstrap at truncation (a state's
+value cannot depend on a clock the critic does not see): it fits another quantity
+than the capped returns it is subtracted from. With ``critic_time`` it also reads the
+elapsed time (``Critic``) and fits the policy's own capped returns-to-go: one
+treatment of truncation for every baseline. It fits them better, but lowered the
+recurrent agents' final scores where measured (docs/evidence.md, session 12), so it
+is not the default.
 """
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ does with them is here:
    clipped per seed, one Adam step of the actor;
 2. the running-mean baseline folds in the batch;
 3. the critic, if any: its targets' moments move to this batch's targets
-   (the returns-to-go, capped at the time limit, read with the elapsed time; the value head rescaled
+   (returns-to-go bootstrapped at time-limit truncation, or with ``critic_time`` capped there and read
+   with the elapsed time; the value head rescaled
    so that ``V`` is unchanged, ``bench.learn.loss``), then ``value_iters`` Adam
    steps on its squared error with its own step size, as the classic VPG
    implementations fit the value function (Spinning Up's VPG: 80 steps of

@@ -5,9 +5,9 @@ REINFORCE), keep the final policy and critic, then collect fresh batches of 16 e
 with the final stochastic policy:
 
 - ``as_is``: the trained critic's explained variance (``1 - SSE/SST``) of its own targets on a
-  held-out batch, what training logs: the capped returns-to-go, read with the elapsed time (the
-  default since session 12), or with ``--blind`` (``critic_time=False``, the critic of sessions 9-11
-  whose figures docs/evidence.md gives) returns-to-go bootstrapped at truncation.
+  held-out batch, what training logs: returns-to-go bootstrapped at truncation (the shipped
+  critic), or with ``--clock`` (``critic_time=True``) the capped returns-to-go, read with the
+  elapsed time.
 - ``refit``: a copy of the trained critic fitted further on ``--fit-batches`` other batches of
   the same policy (``--refit-steps`` full-batch Adam steps at ``--lr``): its best held-out
   explained variance over the steps (an optimistic ceiling of what this network explains
@@ -16,7 +16,7 @@ with the final stochastic policy:
   fit) and its held-out figure after the last step (``refit_last``).
 
 Run from the repository root (about 15 s per seed on one core):
-    PYTHONPATH=. python docs/probes/critic_ceiling.py --seeds 0 1 2 3 4 [--blind]
+    PYTHONPATH=. python docs/probes/critic_ceiling.py --seeds 0 1 2 3 4 [--clock]
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def explained(values: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor) 
     return float(1 - ((y - v) ** 2).mean() / y.var(unbiased=False))
 
 
-def probe(seed: int, fit_batches: int, refit_steps: int, lr: float, blind: bool) -> dict[str, float]:
-    config = resolve_steps(RunConfig(env="CartPole-v1", agent="mlp", seed=seed, critic_time=not blind))
+def probe(seed: int, fit_batches: int, refit_steps: int, lr: float, clock: bool) -> dict[str, float]:
+    config = resolve_steps(RunConfig(env="CartPole-v1", agent="mlp", seed=seed, critic_time=clock))
     device = torch.device("cpu")
     configure_determinism(device)
     trainer = GymTrainer(config, device)
@@ -100,10 +100,10 @@ def main() -> None:
     parser.add_argument("--fit-batches", type=int, default=8)
     parser.add_argument("--refit-steps", type=int, default=500)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--blind", action="store_true", help="a critic that does not read the time (critic_time=False)")
+    parser.add_argument("--clock", action="store_true", help="a critic that reads the time (critic_time=True)")
     args = parser.parse_args()
     for seed in args.seeds:
-        row = probe(seed, args.fit_batches, args.refit_steps, args.lr, args.blind)
+        row = probe(seed, args.fit_batches, args.refit_steps, args.lr, args.clock)
         print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
 
 
