@@ -1,7 +1,7 @@
 """Probe: is the critic's explained variance on CartPole-v1 limited by its fit or by the returns' noise?
 
 For each seed: train ``mlp`` on CartPole-v1 with the shipped defaults (critic baseline,
-REINFORCE), keep the final policy and critic, then collect fresh batches of 16 episodes
+REINFORCE; ``--clock``: with ``critic_time``, not run for docs/evidence.md), keep the final policy and critic, then collect fresh batches of 16 episodes
 with the final stochastic policy:
 
 - ``as_is``: the trained critic's explained variance (``1 - SSE/SST``) of its own targets on a

@@ -27,8 +27,9 @@ def main() -> None:
     parser.add_argument("--agent", default="mlp")
     parser.add_argument("--seeds", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--settings", type=json.loads, default={}, help='other RunConfig fields, as JSON: {"lr": 0.01}')
+    parser.add_argument("--arms", nargs="+", choices=["clock", "blind"], default=["clock", "blind"])
     args = parser.parse_args()
-    for clock in (True, False):
+    for clock in [arm == "clock" for arm in args.arms]:
         for seed in args.seeds:
             config = resolve_steps(validate(RunConfig(env=args.env, agent=args.agent, seed=seed, critic_time=clock,
                                                       **args.settings)))
