@@ -22,9 +22,9 @@ it reads the observation only, and its targets bootstrap at truncation (a state'
 value cannot depend on a clock the critic does not see): it fits another quantity
 than the capped returns it is subtracted from. With ``critic_time`` it also reads the
 elapsed time (``Critic``) and fits the policy's own capped returns-to-go: one
-treatment of truncation for every baseline. It fits them better, but lowered the
-recurrent agents' final scores where measured (docs/evidence.md, session 12), so it
-is not the default.
+treatment of truncation for every baseline. It explains more of its own targets, but
+lowered gru's final scores on every paired seed measured (lstm mixed; docs/evidence.md,
+session 12), so it is not the default.
 """
 
 from __future__ import annotations
