@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from bench.paper import analysis, questions
-from tests.test_analysis import CONFIG, _fail, make_context
+from tests.test_analysis import CONFIG, SCORES, _fail, _with_learning_areas, make_context
 
 GAUSSIAN = {**CONFIG, "experiments": {"baseline": {**CONFIG["experiments"]["baseline"], "envs": ["CartPole-v1", "GaussianTarget"]}}}
 
@@ -28,14 +29,52 @@ def test_a_question_whose_runs_are_not_planned_is_skipped(monkeypatch):
     answered = {a["name"]: a for a in analysis.analyse(gaussian, doctor=[])["questions"]}
     assert list(answered) == ["gaussian_baseline"]
     text = answered["gaussian_baseline"]["answer"]
-    # Words with their numbers: the cells, and P(running mean > none) with its interval and its p-value,
-    # which is a single test's (the question's comparison is not in a Holm family).
+    # Words with their numbers: the cells, and each baseline against none with its interval and its p-value,
+    # Holm-adjusted over the answer's own tests (its two final-score tests here: these tables record no area).
     assert "mlp [baseline=critic]: 430 [" in text
-    assert "Running mean (X) versus no baseline (Y) on GaussianTarget: no clear difference, P(X > Y) = 0.625 [" in text
-    assert "(a single test)" in text and "Holm" not in text.split("Running mean (X)")[1]
+    assert ("Running mean (X) versus no baseline (Y) on GaussianTarget, final reward: no clear difference, "
+            "P(X > Y) = 0.625 [") in text
+    assert "Critic (X) versus no baseline (Y) on GaussianTarget, final reward: better, P(X > Y) = 1.00 [" in text
+    assert text.count("area under the learning curve (the reward earned while learning): not recorded for every run") == 2
+    assert "Holm over this answer's 2 tests." in text and "(a single test)" not in text
     monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 5)
     text = {a["name"]: a for a in analysis.analyse(make_context(config=GAUSSIAN), doctor=[])["questions"]}
     assert "too few seeds to tell, P(X > Y) = 0.625 from 4 seeds" in text["gaussian_baseline"]["answer"]
+    assert "Holm" not in text["gaussian_baseline"]["answer"]  # no test, no family
+
+
+def test_answers_tell_apart_variants_that_end_tied_by_the_area_under_their_learning_curves(monkeypatch):
+    monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)
+    # Every baseline ends at the same reward; the running mean earned more while learning, the critic did not.
+    ended = {label: [-0.02, -0.01, -0.015, -0.012] for label in ("mlp [baseline=none]", "mlp [baseline=running_mean]",
+                                                                   "mlp [baseline=critic]")}
+    areas = {"mlp [baseline=none]": [0.30, 0.32, 0.34, 0.36], "mlp [baseline=running_mean]": [0.80, 0.82, 0.84, 0.86],
+             "mlp [baseline=critic]": [0.31, 0.33, 0.35, 0.37]}
+    context = _with_learning_areas(make_context(config=GAUSSIAN, scores={**SCORES, **ended}), areas)
+    text = {a["name"]: a for a in analysis.analyse(context, doctor=[])["questions"]}["gaussian_baseline"]["answer"]
+    running, critic = text.split("Running mean (X)")[1].split("Critic (X)")
+    assert "final reward: no clear difference, P(X > Y) = 0.500 [" in running
+    assert "(the reward earned while learning): better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ 0.040" in running
+    assert "(the reward earned while learning): no clear difference, P(X > Y) = 0.625 [" in critic
+    assert "Holm over this answer's 4 tests." in text
+
+
+def test_the_area_is_not_compared_between_variants_that_explore_differently_by_design(monkeypatch):
+    monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)
+    context = make_context()
+    membership = context.membership.copy()
+    membership.loc[membership["label"] == "mlp [baseline=critic]", "options"] = '{"entropy_coef": 0.05}'
+    context = _with_learning_areas(dataclasses.replace(context, membership=membership),
+                                   {label: [0.3, 0.4, 0.5, 0.6] for label in SCORES})
+    qctx = analysis.QuestionContext(data=context, experiments={}, bandits=[])
+    found = qctx.compare("baseline", [("mlp [baseline=critic]", "mlp [baseline=none]"),
+                                      ("mlp [baseline=running_mean]", "mlp [baseline=none]")], ["CartPole-v1"])
+    assert found[("mlp [baseline=critic]", "mlp [baseline=none]")]["area"] == (
+        "not compared (mlp [baseline=critic] and mlp [baseline=none] act with different randomness by design: "
+        "entropy_coef)")
+    assert found[("mlp [baseline=running_mean]", "mlp [baseline=none]")]["area"].startswith("no clear difference")
+    # three tests (two final scores, one area) make the answer's family
+    assert {texts["family"] for texts in found.values()} == {"Holm over this answer's 3 tests"}
 
 
 def test_adding_a_question_is_one_registration():
@@ -63,6 +102,12 @@ def test_an_answer_says_when_seeds_were_dropped_from_its_matrix(monkeypatch):
 
     whole = answer(make_context(config=config, scores=scores))
     assert "Seeds dropped" not in whole and "n = 4 and 4 seeds per task" in whole
+    assert "area under the learning curve (the return earned while learning): not recorded for every run" in whole
+    learned = answer(_with_learning_areas(make_context(config=config, scores=scores),
+                                          {"gru": [0.5, 0.6, 0.7, 0.8], "gru_reset": [0.1, 0.2, 0.6, 0.1]}))
+    assert "normalised final score: better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ " in learned
+    assert ("area under the learning curve (the return earned while learning): better, P(X > Y) = 0.906 ["
+            in learned and "Holm over this answer's 2 tests." in learned)
     short = answer(_fail(make_context(config=config, scores=scores), "ContinuousCartPole-P", "gru", [3]))
     assert "n = 3 and 4 seeds per task" in short
     assert "Seeds dropped from this comparison: 1 finished seed left out" in short
@@ -102,6 +147,14 @@ def test_the_recurrent_forms_answer_says_how_many_seeds_solve_cartpole_p(monkeyp
     assert "lstm: 330 [" in text  # every memory variant of the experiment, not only the three forms asked about
     assert ("No variant reaches 475 (gymnasium's reward threshold) on more than half of its seeds at this budget "
             "(seeds at or above: gru_cell 2 of 4, gru 0 of 4, window 0 of 4, lstm 0 of 4, mlp 0 of 4).") in text
+    assert "How fast each learns" not in text  # these tables record no area under the learning curve
+    areas = {"gru_cell": [0.50, 0.52, 0.54, 0.56], "gru": [0.50, 0.51, 0.53, 0.55], "window": [0.10, 0.12, 0.14, 0.16],
+             "lstm": [0.3] * 4, "mlp": [0.01] * 4}
+    result = analysis.analyse(_with_learning_areas(make_context(config=config, scores=scores), areas), doctor=[])
+    fast = {a["name"]: a for a in result["questions"]}["recurrent_forms"]["answer"].split("How fast each learns")[1]
+    assert "gru_cell: no clear difference, P(X > Y) = 0.594 [" in fast
+    assert "window: worse, P(X > Y) = 0 [0, 0], Holm-adjusted p ≤ " in fast
+    assert "Holm over this answer's 2 tests." in fast and "lstm" not in fast  # the forms the question names
     text = answer({**scores, "gru": [480.0, 490.0, 500.0, 300.0]})
     assert ("Seeds that end at or above 475 (gymnasium's reward threshold): gru_cell 2 of 4, gru 3 of 4," in text
             and "No variant" not in text)

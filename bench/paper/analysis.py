@@ -1041,20 +1041,53 @@ class QuestionContext:
         drop = dropped_seeds(experiment_runs(self.data, experiment), labels, env_ids, "this comparison")
         return drop["text"] if drop else ""
 
-    def poi(self, x: np.ndarray, y: np.ndarray) -> stats.Test:
-        """P(X > Y) with its CI and p-value: a single test, outside the experiments' Holm families."""
-        test = stats.probability_of_improvement_test(x, y, poi_replicates(self.data.plan),
-                                                    self.data.rng_for(x, y))
-        return stats.with_holm([test])[0]
+    def compare(self, experiment: str, pairs: list[tuple[str, str]], env_ids: list[str],
+                final: bool = True) -> dict[tuple[str, str], dict[str, str]]:
+        """Each pair ``(x, y)`` on ``env_ids`` in words with its numbers: ``final`` the P(X > Y) of the normalised
+        final score, ``area`` that of the normalised area under the learning curve (the return earned while
+        learning, which tells apart variants that end tied), or why the area is not compared (variants that act
+        with different randomness by design; runs that did not record it), ``n`` the seeds per task, and
+        ``family`` the multiple-comparison control ("" for a single test).
 
-    def poi_answer(self, x: np.ndarray, y: np.ndarray) -> str:
-        """``P(X > Y)`` as a verdict in words with its numbers, or "too few seeds to tell"."""
-        test = self.poi(x, y)
-        seeds = min(len(x), len(y))
-        if seeds < MIN_TEST_SEEDS:
-            return (f"too few seeds to tell, P(X > Y) = {fmt(test.estimate)} from {seeds} seed"
-                    f"{'s' if seeds > 1 else ''} (a test needs {MIN_TEST_SEEDS})")
-        return poi_sentence(poi_verdict(test), test, family=False) + f"; n = {len(x)} and {len(y)} seeds per task"
+        The answer's tests are its own Holm family (outside the experiments' families, which test over all
+        their tasks); a single test is reported unadjusted. ``final=False`` compares the areas alone.
+        """
+        runs = experiment_runs(self.data, experiment)
+        options = _label_options(self.data, experiment)
+        found: list[tuple[tuple[str, str], str, np.ndarray, np.ndarray]] = []
+        out: dict[tuple[str, str], dict[str, str]] = {}
+        for x, y in pairs:
+            x_final, y_final = self.scores(experiment, x, env_ids), self.scores(experiment, y, env_ids)
+            out[(x, y)] = {"n": f"n = {len(x_final)} and {len(y_final)} seeds per task"}
+            if final:
+                found.append(((x, y), "final", x_final, y_final))
+            differing = _exploration_difference(options, x, y)
+            areas = ((score_matrix(runs, x, env_ids, LEARNING_AREA), score_matrix(runs, y, env_ids, LEARNING_AREA))
+                     if LEARNING_AREA in runs else None)
+            if differing:
+                out[(x, y)]["area"] = (f"not compared ({x} and {y} act with different randomness by design: "
+                                       f"{', '.join(differing)})")
+            elif areas is None or not (len(areas[0]) and len(areas[1])) or any(np.isnan(a).any() for a in areas):
+                out[(x, y)]["area"] = "not recorded for every run"
+            else:
+                found.append(((x, y), "area", *areas))
+        testable = [f for f in found if min(len(f[2]), len(f[3])) >= MIN_TEST_SEEDS]
+        adjusted = iter(stats.with_holm([stats.probability_of_improvement_test(x, y, poi_replicates(self.data.plan),
+                                                                               self.data.rng_for(x, y))
+                                         for _, _, x, y in testable]))
+        for pair, measure, x, y in found:
+            seeds = min(len(x), len(y))
+            if seeds < MIN_TEST_SEEDS:
+                estimate = stats.probability_of_improvement(x, y)
+                out[pair][measure] = (f"too few seeds to tell, P(X > Y) = {fmt(estimate)} from {seeds} seed"
+                                      f"{'s' if seeds > 1 else ''} (a test needs {MIN_TEST_SEEDS})")
+            else:
+                test = next(adjusted)
+                out[pair][measure] = poi_sentence(poi_verdict(test), test, family=len(testable) > 1)
+        family = f"Holm over this answer's {len(testable)} tests" if len(testable) > 1 else ""
+        for texts in out.values():
+            texts["family"] = family
+        return out
 
     def informative_envs(self, experiment: str, envs: list[str]) -> list[str]:
         """``envs`` less those the experiment found uninformative at this budget."""

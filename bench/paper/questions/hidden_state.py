@@ -14,15 +14,17 @@ if TYPE_CHECKING:
 @question("hidden_state", order=10, experiment="memory", agents=("gru", "gru_reset"),
           text="Does a GRU policy need its hidden state fed back from step to step, or can it be reset to zero every step?")
 def answer(ctx: "QuestionContext") -> str | None:
-    """P(gru > gru_reset) on the memory experiment's partially observable tasks."""
+    """P(gru > gru_reset) on the memory experiment's partially observable tasks: final score and area under
+    the learning curve."""
     partial = ctx.informative_envs("memory", [e for e in ctx.data.plan.experiments["memory"]["envs"]
                                               if envs.spec_for(e).partially_observable])
-    gru, reset = ctx.scores("memory", "gru", partial), ctx.scores("memory", "gru_reset", partial)
-    if not partial or not len(gru) or not len(reset):
+    if not partial or not len(ctx.scores("memory", "gru", partial)) or not len(ctx.scores("memory", "gru_reset", partial)):
         return None
-    note = " ".join(text for text in (ctx.seed_note("memory", ["gru", "gru_reset"], partial),
+    found = ctx.compare("memory", [("gru", "gru_reset")], partial)[("gru", "gru_reset")]
+    note = " ".join(text for text in (found["family"] and f"{found['family']}.",
+                                      ctx.seed_note("memory", ["gru", "gru_reset"], partial),
                                       ctx.ceiling_note("memory", partial)) if text)
     return (f"On the partially observable tasks ({', '.join(partial)}), the GRU that feeds its state back versus the "
             f"same GRU fed a zero state at every step (its recurrent weights then multiply zero, and gru_reset drops them; "
-            f"X = fed back, Y = reset; normalised final score): {ctx.poi_answer(gru, reset)}."
-            + (f" {note}" if note else ""))
+            f"X = fed back, Y = reset), normalised final score: {found['final']}; area under the learning curve (the "
+            f"return earned while learning): {found['area']}; {found['n']}." + (f" {note}" if note else ""))

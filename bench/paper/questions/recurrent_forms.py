@@ -29,7 +29,21 @@ def answer(ctx: "QuestionContext") -> str | None:
     parts = [f"{name}: {cells[name]['text']}" for name in names]
     row = next(r for r in ctx.experiments["memory"]["table"]["rows"] if r["env"] == ENV)
     return (f"Final score on {ENV} (IQM [95 % CI]): " + "; ".join(parts) + ". " + _solved(ctx, names)
-            + f" Across all memory variants: {row['verdict']}." + _speed(ctx))
+            + f" Across all memory variants: {row['verdict']}." + _learning_speed(ctx, names) + _speed(ctx))
+
+
+def _learning_speed(ctx: "QuestionContext", names: list[str]) -> str:
+    """The other forms against the GRU layer on the area under the learning curve (the return earned while
+    learning): forms that end tied can still learn at different speeds."""
+    pairs = [(name, "gru") for name in FORMS if name != "gru" and name in names] if "gru" in names else []
+    found = ctx.compare("memory", pairs, [ENV], final=False)
+    parts = [f"{x}: {texts['area']} ({texts['n']})" for (x, _), texts in found.items()
+             if not texts["area"].startswith("not recorded")]  # tables aggregated before the area existed
+    if not parts:
+        return ""
+    family = next(iter(found.values()))["family"]
+    return (f" How fast each learns, the area under its learning curve on {ENV} against gru's (X = the form named, "
+            f"Y = gru): " + "; ".join(parts) + (f"; {family}." if family else "."))
 
 
 def _solved(ctx: "QuestionContext", names: list[str]) -> str:
