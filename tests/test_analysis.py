@@ -838,6 +838,33 @@ def test_variants_tied_at_the_end_are_told_apart_by_the_area_under_their_learnin
     assert any("area under the learning curve (final scores: no clear difference): better" in s for s in result["abstract"])
 
 
+def test_the_abstract_says_when_the_tasks_of_a_pair_disagree():
+    # gru ends above mlp on both tasks; while learning, mlp earns more on the fully observed one and gru on the
+    # partially observed one. The area's aggregate averages the two: the abstract must say they are opposite.
+    config = {**CONFIG, "experiments": {"memory": {"agents": ["gru", "mlp"], "envs": ["CartPole-v1", "CartPole-P"],
+                                                   "reference_agent": "gru"}}}
+    scores = {"gru": [300.0, 320.0, 340.0, 360.0], "mlp": [100.0, 120.0, 140.0, 160.0]}
+    context = make_context(config, scores)
+    runs = context.runs.copy()
+    areas = {("gru", "CartPole-v1"): 0.2, ("mlp", "CartPole-v1"): 0.6, ("gru", "CartPole-P"): 0.5, ("mlp", "CartPole-P"): 0.1}
+    runs[analysis.LEARNING_AREA] = [areas[(label, env)] + 0.01 * seed
+                                    for label, env, seed in zip(runs["label"], runs["env"], runs["seed"])]
+    result = analysis.analyse(dataclasses.replace(context, runs=runs), doctor=[])
+    (pair,) = result["experiments"]["memory"]["improvements"]
+    assert (pair["x"], pair["y"]) == ("mlp", "gru") and pair["verdict"] == "worse" and pair["disagreement"] == ""
+    assert pair["learning_area"]["disagreement"] == (
+        "the tasks disagree, and the aggregate averages opposite effects: mlp ahead on CartPole-v1 1.00, gru ahead on "
+        "CartPole-P 0 (per-task P(X > Y), not tested)")
+    (sentence,) = [s for s in result["abstract"] if "mlp versus gru" in s]
+    assert "final score: worse, P(X > Y) = 0 [" in sentence
+    assert sentence.endswith("Area under the learning curve: no clear difference, P(X > Y) = 0.500 [0.500, 0.500], "
+                             "Holm-adjusted p = 1.0; " + pair["learning_area"]["disagreement"] + ".")
+    # The same tasks agreeing: no clause.
+    runs[analysis.LEARNING_AREA] = [0.5 + (label == "gru") * 0.2 + 0.01 * seed for label, seed in zip(runs["label"], runs["seed"])]
+    (agreeing,) = analysis.improvements(dataclasses.replace(context, runs=runs), "memory")
+    assert agreeing["learning_area"]["disagreement"] == "" and agreeing["learning_area"]["verdict"] == "worse"
+
+
 def test_pairs_that_act_with_different_randomness_are_not_compared_on_the_training_return():
     config = copy.deepcopy(CONFIG)
     config["experiments"] = {"entropy": {"agents": ["mlp"], "envs": ["CartPole-v1"],

@@ -36,7 +36,7 @@ def test_a_question_whose_runs_are_not_planned_is_skipped(monkeypatch):
             "P(X > Y) = 0.625 [") in text
     assert "Critic (X) versus no baseline (Y) on GaussianTarget, final reward: better, P(X > Y) = 1.00 [" in text
     assert text.count("area under the learning curve (the reward earned while learning): not recorded for every run") == 2
-    assert "Holm over this answer's 2 tests." in text and "(a single test)" not in text
+    assert "Holm over these 2 tests." in text and "(a single test)" not in text
     monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 5)
     text = {a["name"]: a for a in analysis.analyse(make_context(config=GAUSSIAN), doctor=[])["questions"]}
     assert "too few seeds to tell, P(X > Y) = 0.625 from 4 seeds" in text["gaussian_baseline"]["answer"]
@@ -56,7 +56,7 @@ def test_answers_tell_apart_variants_that_end_tied_by_the_area_under_their_learn
     assert "final reward: no clear difference, P(X > Y) = 0.500 [" in running
     assert "(the reward earned while learning): better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ 0.040" in running
     assert "(the reward earned while learning): no clear difference, P(X > Y) = 0.625 [" in critic
-    assert "Holm over this answer's 4 tests." in text
+    assert "Holm over these 4 tests." in text
 
 
 def test_the_area_is_not_compared_between_variants_that_explore_differently_by_design(monkeypatch):
@@ -67,14 +67,42 @@ def test_the_area_is_not_compared_between_variants_that_explore_differently_by_d
     context = _with_learning_areas(dataclasses.replace(context, membership=membership),
                                    {label: [0.3, 0.4, 0.5, 0.6] for label in SCORES})
     qctx = analysis.QuestionContext(data=context, experiments={}, bandits=[])
-    found = qctx.compare("baseline", [("mlp [baseline=critic]", "mlp [baseline=none]"),
-                                      ("mlp [baseline=running_mean]", "mlp [baseline=none]")], ["CartPole-v1"])
-    assert found[("mlp [baseline=critic]", "mlp [baseline=none]")]["area"] == (
-        "not compared (mlp [baseline=critic] and mlp [baseline=none] act with different randomness by design: "
-        "entropy_coef)")
-    assert found[("mlp [baseline=running_mean]", "mlp [baseline=none]")]["area"].startswith("no clear difference")
-    # three tests (two final scores, one area) make the answer's family
-    assert {texts["family"] for texts in found.values()} == {"Holm over this answer's 3 tests"}
+    found, family = qctx.compare("baseline", [("mlp [baseline=critic]", "mlp [baseline=none]"),
+                                              ("mlp [baseline=running_mean]", "mlp [baseline=none]")], ["CartPole-v1"])
+    critic = found[("mlp [baseline=critic]", "mlp [baseline=none]")]
+    assert critic["area"] == ("not compared (mlp [baseline=critic] and mlp [baseline=none] act with different "
+                              "randomness by design: entropy_coef)") and critic["area_reason"] == "exploration"
+    running = found[("mlp [baseline=running_mean]", "mlp [baseline=none]")]
+    assert running["area"].startswith("no clear difference") and running["area_reason"] == ""
+    assert family == "Holm over these 3 tests"  # two final scores, one area
+
+
+def test_a_comparison_family_holds_only_what_it_tests(monkeypatch):
+    monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)
+    areas = {label: [0.3, 0.4, 0.5, 0.6] for label in SCORES}
+    context = _fail(_with_learning_areas(make_context(), areas), "CartPole-v1", "mlp [baseline=critic]", [1, 2, 3])
+    qctx = analysis.QuestionContext(data=context, experiments={}, bandits=[])
+    pairs = [("mlp [baseline=critic]", "mlp [baseline=none]"), ("mlp [baseline=running_mean]", "mlp [baseline=none]")]
+    found, family = qctx.compare("baseline", pairs, ["CartPole-v1"])
+    # One seed left to the critic: its two comparisons test nothing and stay out of the family.
+    assert found[pairs[0]]["final"] == "too few seeds to tell, P(X > Y) = 1.00 from 1 seed (a test needs 2)"
+    assert found[pairs[0]]["area"].startswith("too few seeds to tell") and found[pairs[0]]["n"] == (
+        "n = 1 and 4 seeds per task")
+    assert family == "Holm over these 2 tests"
+    # A single test is reported unadjusted, with no family.
+    single, family = qctx.compare("baseline", pairs[1:], ["CartPole-v1"], final=False)
+    assert single[pairs[1]]["area"].endswith("(a single test)") and family == ""
+    # An area missing for one run is "not recorded"; a variant with no finished run is said so, not tested.
+    runs = context.runs.copy()
+    runs.loc[(runs["label"] == "mlp [baseline=running_mean]") & (runs["seed"] == 2), analysis.LEARNING_AREA] = float("nan")
+    qctx = analysis.QuestionContext(data=dataclasses.replace(context, runs=runs), experiments={}, bandits=[])
+    missing, _ = qctx.compare("baseline", pairs[1:], ["CartPole-v1"])
+    assert missing[pairs[1]]["area_reason"] == "not recorded" and missing[pairs[1]]["area"] == "not recorded for every run"
+    gone = _fail(context, "CartPole-v1", "mlp [baseline=critic]", [0])
+    empty, family = analysis.QuestionContext(data=gone, experiments={}, bandits=[]).compare(
+        "baseline", pairs[:1], ["CartPole-v1"])
+    assert empty[pairs[0]]["final"] == "not compared (mlp [baseline=critic] has no finished run on every task)"
+    assert empty[pairs[0]]["area_reason"] == "no runs" and family == ""
 
 
 def test_adding_a_question_is_one_registration():
@@ -107,7 +135,7 @@ def test_an_answer_says_when_seeds_were_dropped_from_its_matrix(monkeypatch):
                                           {"gru": [0.5, 0.6, 0.7, 0.8], "gru_reset": [0.1, 0.2, 0.6, 0.1]}))
     assert "normalised final score: better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ " in learned
     assert ("area under the learning curve (the return earned while learning): better, P(X > Y) = 0.906 ["
-            in learned and "Holm over this answer's 2 tests." in learned)
+            in learned and "Holm over these 2 tests." in learned)
     short = answer(_fail(make_context(config=config, scores=scores), "ContinuousCartPole-P", "gru", [3]))
     assert "n = 3 and 4 seeds per task" in short
     assert "Seeds dropped from this comparison: 1 finished seed left out" in short
@@ -128,8 +156,9 @@ def test_an_answer_says_when_its_task_has_every_variant_at_the_ceiling(monkeypat
     assert result["experiments"]["baseline"]["ceiling"] == ["GaussianTarget"]
     answer = {a["name"]: a["answer"] for a in result["questions"]}["gaussian_baseline"]
     assert "better, P(X > Y) = 1.00" in answer
-    assert "Every variant is at the ceiling on GaussianTarget (normalised ≥ 0.95)" in answer
-    assert "under 5% of the distance from the random policy to the target" in answer
+    assert "Every variant's final score is at the ceiling on GaussianTarget (normalised ≥ 0.95)" in answer
+    assert "a final-score difference there is under 5% of the distance from the random policy to the target" in answer
+    assert "(the area under the learning curve, which also counts the way there, is not bounded by it)" in answer
 
 
 def test_the_recurrent_forms_answer_says_how_many_seeds_solve_cartpole_p(monkeypatch):
@@ -147,14 +176,15 @@ def test_the_recurrent_forms_answer_says_how_many_seeds_solve_cartpole_p(monkeyp
     assert "lstm: 330 [" in text  # every memory variant of the experiment, not only the three forms asked about
     assert ("No variant reaches 475 (gymnasium's reward threshold) on more than half of its seeds at this budget "
             "(seeds at or above: gru_cell 2 of 4, gru 0 of 4, window 0 of 4, lstm 0 of 4, mlp 0 of 4).") in text
-    assert "How fast each learns" not in text  # these tables record no area under the learning curve
+    assert "Return earned while learning" not in text  # these tables record no area under the learning curve
     areas = {"gru_cell": [0.50, 0.52, 0.54, 0.56], "gru": [0.50, 0.51, 0.53, 0.55], "window": [0.10, 0.12, 0.14, 0.16],
              "lstm": [0.3] * 4, "mlp": [0.01] * 4}
     result = analysis.analyse(_with_learning_areas(make_context(config=config, scores=scores), areas), doctor=[])
-    fast = {a["name"]: a for a in result["questions"]}["recurrent_forms"]["answer"].split("How fast each learns")[1]
+    fast = {a["name"]: a for a in result["questions"]}["recurrent_forms"]["answer"].split("Return earned while learning")[1]
     assert "gru_cell: no clear difference, P(X > Y) = 0.594 [" in fast
     assert "window: worse, P(X > Y) = 0 [0, 0], Holm-adjusted p ≤ " in fast
-    assert "Holm over this answer's 2 tests." in fast and "lstm" not in fast  # the forms the question names
+    assert "Holm over these 2 tests, a family of their own apart from the ablation table's." in fast
+    assert "lstm" not in fast  # the forms the question names
     text = answer({**scores, "gru": [480.0, 490.0, 500.0, 300.0]})
     assert ("Seeds that end at or above 475 (gymnasium's reward threshold): gru_cell 2 of 4, gru 3 of 4," in text
             and "No variant" not in text)

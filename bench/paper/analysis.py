@@ -24,6 +24,7 @@ The rules that keep a claim honest (Agarwal et al. 2021; Holm 1979):
 - the probabilities of improvement of an experiment, on the final score and on the area under the
   learning curve (the return earned during training), are one Holm family; pairs whose variants
   act with different randomness by design are not compared on the area (it charges exploration);
+  where a pair's tasks point opposite ways (``disagreement``), the verdict says its aggregate averages them;
 - time to threshold counts unsolved seeds, failed runs included, as censored (median
   only when more than half solved);
 - a matrix of seeds x environments keeps the same number of seeds in every environment
@@ -413,12 +414,17 @@ def _default(name: str) -> Any:
 LEARNING_AREA = "normalised_learning_area"
 
 
+def too_few_text(estimate: float, seeds: int) -> str:
+    """What a P(X > Y) from under ``MIN_TEST_SEEDS`` seeds says: its point estimate, and that it tests nothing."""
+    return (f"too few seeds to tell, P(X > Y) = {fmt(estimate)} from {seeds} seed{'' if seeds == 1 else 's'} "
+            f"(a test needs {MIN_TEST_SEEDS})")
+
+
 def _pair_entry(test: stats.Test, seeds: int) -> dict[str, Any]:
     """One P(X > Y) test as the report shows it: numbers, verdict and the sentence that gives both."""
     if seeds < MIN_TEST_SEEDS:
         verdict = "too few seeds to tell"
-        sentence = (f"too few seeds to tell, P(X > Y) = {fmt(test.estimate)} from {seeds} seed"
-                    f"{'s' if seeds > 1 else ''} (a test needs {MIN_TEST_SEEDS})")
+        sentence = too_few_text(test.estimate, seeds)
     else:
         verdict = poi_verdict(test)
         sentence = poi_sentence(verdict, test)
@@ -430,11 +436,35 @@ def per_task_text(x: np.ndarray, y: np.ndarray, env_ids: list[str], tags: dict[s
     """``per task: CartPole-v1 0.95, GaussianTarget 1.00 (final scores at the ceiling)``: the point
     P(X > Y) on each task of ``x``, ``y`` (``[seeds, tasks]``), with ``tags`` said after a task's value.
     The test averages these: this says which tasks carry it (a consistent gap counts however small)."""
-    parts = []
-    for task, env in enumerate(env_ids):
-        value = stats.probability_of_improvement(x[:, [task]], y[:, [task]])
-        parts.append(f"{env} {fmt(value)}" + (f" ({tags[env]})" if env in tags else ""))
+    parts = [f"{env} {fmt(value)}" + (f" ({tags[env]})" if env in tags else "")
+             for env, value in zip(env_ids, per_task_values(x, y))]
     return "per task: " + ", ".join(parts)
+
+
+def per_task_values(x: np.ndarray, y: np.ndarray) -> list[float]:
+    """The point P(X > Y) on each task (column) of ``x``, ``y`` (``[seeds, tasks]``)."""
+    return [stats.probability_of_improvement(x[:, [task]], y[:, [task]]) for task in range(x.shape[1])]
+
+
+#: A task where the point P(X > Y) is at most this favours Y on most pairs of runs; at least 1 - it, X.
+OPPOSITE = 0.25
+
+
+def disagreement(x_label: str, y_label: str, env_ids: list[str], values: list[float], skip: set[str]) -> str:
+    """"" or, when some tasks favour X and others Y (point P(X > Y) <= ``OPPOSITE`` on one task and
+    >= 1 - ``OPPOSITE`` on another, ``skip`` left out), a clause saying the aggregate averages opposite effects.
+
+    P(X > Y) over tasks is the mean of the per-task figures (Agarwal et al. 2021), so a variant that wins
+    one kind of task and loses another can come out "better" or "no clear difference" overall; the
+    per-task figures are point estimates, read, not tested.
+    """
+    kept = [(env, value) for env, value in zip(env_ids, values) if env not in skip]
+    ahead_x = [f"{env} {fmt(value)}" for env, value in kept if value >= 1 - OPPOSITE]
+    ahead_y = [f"{env} {fmt(value)}" for env, value in kept if value <= OPPOSITE]
+    if not (ahead_x and ahead_y):
+        return ""
+    return (f"the tasks disagree, and the aggregate averages opposite effects: {x_label} ahead on "
+            f"{', '.join(ahead_x)}, {y_label} ahead on {', '.join(ahead_y)} (per-task P(X > Y), not tested)")
 
 
 def pair_tags(table: dict[str, Any] | None, x: str, y: str) -> dict[str, str]:
@@ -504,17 +534,23 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
                                                                 ctx.rng_for(x_area, y_area)),
                           min(len(x_area), len(y_area))))
         tags = pair_tags(table, x, y)
-        texts = [per_task_text(x_scores, y_scores, env_ids, tags)]
+        # A task where neither learns says nothing on either measure; one at the ceiling, nothing on the
+        # final score, while the area can still tell how fast each got there.
+        neither = {env for env, tag in tags.items() if tag == "neither learns"}
+        texts = [(per_task_text(x_scores, y_scores, env_ids, tags),
+                  disagreement(x, y, env_ids, per_task_values(x_scores, y_scores), set(tags)))]
         if not note:
-            texts.append(per_task_text(x_area, y_area, env_ids, tags))
+            texts.append((per_task_text(x_area, y_area, env_ids, tags),
+                          disagreement(x, y, env_ids, per_task_values(x_area, y_area), neither)))
         pairs.append((x, y, len(x_scores), len(y_scores), note, reason, texts))
         tests.extend(found)
     adjusted = iter(stats.with_holm([test for test, _ in tests]))
     seeds = iter(n for _, n in tests)
     out = []
     for x, y, n_x, n_y, note, reason, texts in pairs:
-        final = {**_pair_entry(next(adjusted), next(seeds)), "per_task": texts[0]}
-        area = None if note else {**_pair_entry(next(adjusted), next(seeds)), "per_task": texts[1]}
+        final = {**_pair_entry(next(adjusted), next(seeds)), "per_task": texts[0][0], "disagreement": texts[0][1]}
+        area = None if note else {**_pair_entry(next(adjusted), next(seeds)), "per_task": texts[1][0],
+                                  "disagreement": texts[1][1]}
         out.append({"x": x, "y": y, **final, "n_x": n_x, "n_y": n_y, "n_text": f"{n_x}, {n_y}",
                     "learning_area": area, "learning_area_note": note, "learning_area_reason": reason})
     return out
@@ -1041,16 +1077,20 @@ class QuestionContext:
         drop = dropped_seeds(experiment_runs(self.data, experiment), labels, env_ids, "this comparison")
         return drop["text"] if drop else ""
 
-    def compare(self, experiment: str, pairs: list[tuple[str, str]], env_ids: list[str],
-                final: bool = True) -> dict[tuple[str, str], dict[str, str]]:
-        """Each pair ``(x, y)`` on ``env_ids`` in words with its numbers: ``final`` the P(X > Y) of the normalised
-        final score, ``area`` that of the normalised area under the learning curve (the return earned while
-        learning, which tells apart variants that end tied), or why the area is not compared (variants that act
-        with different randomness by design; runs that did not record it), ``n`` the seeds per task, and
-        ``family`` the multiple-comparison control ("" for a single test).
+    def compare(self, experiment: str, pairs: list[tuple[str, str]], env_ids: list[str], final: bool = True
+                ) -> tuple[dict[tuple[str, str], dict[str, str]], str]:
+        """Each pair ``(x, y)`` on ``env_ids`` in words with its numbers, and the family's control.
 
-        The answer's tests are its own Holm family (outside the experiments' families, which test over all
-        their tasks); a single test is reported unadjusted. ``final=False`` compares the areas alone.
+        Per pair: ``final``, the P(X > Y) of the normalised final score (left out with ``final=False``);
+        ``area``, that of the normalised area under the learning curve (the return earned while learning,
+        which tells apart variants that end tied), or why it is not compared, with ``area_reason``
+        ("exploration": the variants act with different randomness by design; "not recorded": a run lacks
+        it; "no runs": a variant has no finished run; "" when compared); ``n``, the seeds per task. The
+        second value is "Holm over these N tests", or "" for a single test (reported unadjusted) or none.
+
+        These tests are one Holm family of their own, apart from the experiments' families (which test over
+        all their tasks), so a pair can read differently here and in the ablation table. A comparison with
+        too few seeds is said so and left out of the family, as it tests nothing.
         """
         runs = experiment_runs(self.data, experiment)
         options = _label_options(self.data, experiment)
@@ -1058,17 +1098,23 @@ class QuestionContext:
         out: dict[tuple[str, str], dict[str, str]] = {}
         for x, y in pairs:
             x_final, y_final = self.scores(experiment, x, env_ids), self.scores(experiment, y, env_ids)
-            out[(x, y)] = {"n": f"n = {len(x_final)} and {len(y_final)} seeds per task"}
+            texts = out[(x, y)] = {"n": f"n = {len(x_final)} and {len(y_final)} seeds per task", "area_reason": ""}
+            if not (len(x_final) and len(y_final)):
+                empty = x if not len(x_final) else y
+                texts.update(area_reason="no runs", area=f"not compared ({empty} has no finished run on every task)")
+                if final:
+                    texts["final"] = texts["area"]
+                continue
             if final:
                 found.append(((x, y), "final", x_final, y_final))
             differing = _exploration_difference(options, x, y)
             areas = ((score_matrix(runs, x, env_ids, LEARNING_AREA), score_matrix(runs, y, env_ids, LEARNING_AREA))
                      if LEARNING_AREA in runs else None)
             if differing:
-                out[(x, y)]["area"] = (f"not compared ({x} and {y} act with different randomness by design: "
-                                       f"{', '.join(differing)})")
-            elif areas is None or not (len(areas[0]) and len(areas[1])) or any(np.isnan(a).any() for a in areas):
-                out[(x, y)]["area"] = "not recorded for every run"
+                texts.update(area_reason="exploration", area=f"not compared ({x} and {y} act with different "
+                                                             f"randomness by design: {', '.join(differing)})")
+            elif areas is None or any(np.isnan(a).any() for a in areas):
+                texts.update(area_reason="not recorded", area="not recorded for every run")
             else:
                 found.append(((x, y), "area", *areas))
         testable = [f for f in found if min(len(f[2]), len(f[3])) >= MIN_TEST_SEEDS]
@@ -1078,16 +1124,11 @@ class QuestionContext:
         for pair, measure, x, y in found:
             seeds = min(len(x), len(y))
             if seeds < MIN_TEST_SEEDS:
-                estimate = stats.probability_of_improvement(x, y)
-                out[pair][measure] = (f"too few seeds to tell, P(X > Y) = {fmt(estimate)} from {seeds} seed"
-                                      f"{'s' if seeds > 1 else ''} (a test needs {MIN_TEST_SEEDS})")
+                out[pair][measure] = too_few_text(stats.probability_of_improvement(x, y), seeds)
             else:
                 test = next(adjusted)
                 out[pair][measure] = poi_sentence(poi_verdict(test), test, family=len(testable) > 1)
-        family = f"Holm over this answer's {len(testable)} tests" if len(testable) > 1 else ""
-        for texts in out.values():
-            texts["family"] = family
-        return out
+        return out, (f"Holm over these {len(testable)} tests" if len(testable) > 1 else "")
 
     def informative_envs(self, experiment: str, envs: list[str]) -> list[str]:
         """``envs`` less those the experiment found uninformative at this budget."""
@@ -1100,9 +1141,10 @@ class QuestionContext:
         at = [env for env in envs if env in self.experiments.get(experiment, {}).get("ceiling", [])]
         if not at:
             return ""
-        return (f"Every variant is at the ceiling on {', '.join(at)} (normalised ≥ {CEILING:g}): a difference there is "
-                f"under {1 - CEILING:.0%} of the distance from the random policy to the target, and P(X > Y) counts "
-                "it as a win however small.")
+        return (f"Every variant's final score is at the ceiling on {', '.join(at)} (normalised ≥ {CEILING:g}): a "
+                f"final-score difference there is under {1 - CEILING:.0%} of the distance from the random policy to "
+                "the target, and P(X > Y) counts it as a win however small (the area under the learning curve, which "
+                "also counts the way there, is not bounded by it).")
 
     def cells(self, experiment: str, env: str) -> dict[str, dict[str, Any]]:
         """label -> result cell of one environment row of an experiment's table."""
@@ -1158,13 +1200,20 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
             sentences.append(sentence)
         clear = [p for p in experiment["improvements"] if p["verdict"] in ("better", "worse")]
         for pair in clear[:2]:
-            sentences.append(f"{experiment['title']}: {pair['x']} versus {pair['y']}, final score: {pair['sentence']}.")
+            sentence = f"{experiment['title']}: {pair['x']} versus {pair['y']}, final score: {pair['sentence']}"
+            sentence += f"; {pair['disagreement']}" if pair.get("disagreement") else ""
+            area = pair.get("learning_area")
+            if area is not None and area["disagreement"]:  # the other measure tells a different story per task
+                sentence += f". Area under the learning curve: {area['sentence']}; {area['disagreement']}"
+            sentences.append(sentence + ".")
         # Where the final scores do not differ, the return earned on the way there may.
         faster = [p for p in experiment["improvements"] if p not in clear and p["learning_area"] is not None
                   and p["learning_area"]["verdict"] in ("better", "worse")]
         for pair in faster:
+            area = pair["learning_area"]
             sentences.append(f"{experiment['title']}: {pair['x']} versus {pair['y']}, area under the learning curve "
-                             f"(final scores: {pair['verdict']}): {pair['learning_area']['sentence']}.")
+                             f"(final scores: {pair['verdict']}): {area['sentence']}"
+                             + (f"; {area['disagreement']}." if area["disagreement"] else "."))
         tested = [p for p in experiment["improvements"] if p["verdict"] != "too few seeds to tell"]
         if experiment["improvements"] and not tested:
             sentences.append(f"{experiment['title']}: too few seeds to test the ablation pairs "

@@ -10,9 +10,9 @@ if TYPE_CHECKING:
     from bench.paper.analysis import QuestionContext
 
 ENV = "GaussianTarget"
-#: each baseline (X) against none (Y), for the mlp agent
-PAIRS = (("mlp [baseline=running_mean]", "mlp [baseline=none]"), ("mlp [baseline=critic]", "mlp [baseline=none]"))
-
+#: each baseline (X) against none (Y), for the mlp agent, with the name the answer gives it
+PAIRS = {("mlp [baseline=running_mean]", "mlp [baseline=none]"): "Running mean",
+         ("mlp [baseline=critic]", "mlp [baseline=none]"): "Critic"}
 
 @question("gaussian_baseline", order=40, experiment="baseline", agents=("mlp",), envs=(ENV,),
           text="Does subtracting a baseline (a running mean of returns, or a learned critic) help a Gaussian policy "
@@ -24,15 +24,13 @@ def answer(ctx: "QuestionContext") -> str | None:
     parts = [f"{label}: {cell['text']}" for label, cell in cells.items() if cell["n"] and label.startswith("mlp")]
     if not parts:
         return None
-    pairs = [(x, y) for x, y in PAIRS if len(ctx.scores("baseline", x, [ENV])) and len(ctx.scores("baseline", y, [ENV]))]
-    found = ctx.compare("baseline", pairs, [ENV])
+    pairs = [pair for pair in PAIRS if all(len(ctx.scores("baseline", label, [ENV])) for label in pair)]
+    found, family = ctx.compare("baseline", pairs, [ENV])
     extra = ""
-    for x, y in pairs:
-        name = x.split("=")[1].rstrip("]").replace("_", " ").capitalize()
-        texts = found[(x, y)]
-        extra += (f" {name} (X) versus no baseline (Y) on {ENV}, final reward: {texts['final']}; area under the "
-                  f"learning curve (the reward earned while learning): {texts['area']}; {texts['n']}.")
-    family = next(iter(found.values()))["family"] if found else ""
+    for pair in pairs:
+        texts = found[pair]
+        extra += (f" {PAIRS[pair]} (X) versus no baseline (Y) on {ENV}, final reward: {texts['final']}; area under "
+                  f"the learning curve (the reward earned while learning): {texts['area']}; {texts['n']}.")
     ceiling = ctx.ceiling_note("baseline", [ENV]) if pairs else ""
     extra += "".join(f" {text}" for text in (family and f"{family}.", ceiling) if text)
     return f"Final reward on {ENV} (IQM [95 % CI]; 0 is perfect): " + "; ".join(parts) + "." + extra

@@ -18,11 +18,11 @@ def answer(ctx: "QuestionContext") -> str | None:
     the learning curve."""
     partial = ctx.informative_envs("memory", [e for e in ctx.data.plan.experiments["memory"]["envs"]
                                               if envs.spec_for(e).partially_observable])
-    if not partial or not len(ctx.scores("memory", "gru", partial)) or not len(ctx.scores("memory", "gru_reset", partial)):
+    if not partial or not all(len(ctx.scores("memory", label, partial)) for label in ("gru", "gru_reset")):
         return None
-    found = ctx.compare("memory", [("gru", "gru_reset")], partial)[("gru", "gru_reset")]
-    note = " ".join(text for text in (found["family"] and f"{found['family']}.",
-                                      ctx.seed_note("memory", ["gru", "gru_reset"], partial),
+    compared, family = ctx.compare("memory", [("gru", "gru_reset")], partial)
+    found = compared[("gru", "gru_reset")]
+    note = " ".join(text for text in (family and f"{family}.", ctx.seed_note("memory", ["gru", "gru_reset"], partial),
                                       ctx.ceiling_note("memory", partial)) if text)
     return (f"On the partially observable tasks ({', '.join(partial)}), the GRU that feeds its state back versus the "
             f"same GRU fed a zero state at every step (its recurrent weights then multiply zero, and gru_reset drops them; "

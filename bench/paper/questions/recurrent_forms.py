@@ -20,7 +20,7 @@ FORMS = ("gru_cell", "gru", "window")
                "which learns CartPole with hidden velocities, and how fast does each run?")
 def answer(ctx: "QuestionContext") -> str | None:
     """Final scores of the memory forms on CartPole-P, how many seeds of each solve it, the table's verdict,
-    and the layer-vs-cell speed ratio."""
+    the return each form earned while learning against gru's, and the layer-vs-cell speed ratio."""
     cells = ctx.cells("memory", ENV)
     names = [name for name in (*FORMS, *(label for label in cells if label not in FORMS))
              if name in cells and cells[name]["n"]]
@@ -29,21 +29,20 @@ def answer(ctx: "QuestionContext") -> str | None:
     parts = [f"{name}: {cells[name]['text']}" for name in names]
     row = next(r for r in ctx.experiments["memory"]["table"]["rows"] if r["env"] == ENV)
     return (f"Final score on {ENV} (IQM [95 % CI]): " + "; ".join(parts) + ". " + _solved(ctx, names)
-            + f" Across all memory variants: {row['verdict']}." + _learning_speed(ctx, names) + _speed(ctx))
+            + f" Across all memory variants: {row['verdict']}." + _return_while_learning(ctx, names) + _speed(ctx))
 
 
-def _learning_speed(ctx: "QuestionContext", names: list[str]) -> str:
+def _return_while_learning(ctx: "QuestionContext", names: list[str]) -> str:
     """The other forms against the GRU layer on the area under the learning curve (the return earned while
-    learning): forms that end tied can still learn at different speeds."""
+    learning, which counts how fast a form learns as well as where it ends); "" where no area was recorded."""
     pairs = [(name, "gru") for name in FORMS if name != "gru" and name in names] if "gru" in names else []
-    found = ctx.compare("memory", pairs, [ENV], final=False)
-    parts = [f"{x}: {texts['area']} ({texts['n']})" for (x, _), texts in found.items()
-             if not texts["area"].startswith("not recorded")]  # tables aggregated before the area existed
+    found, family = ctx.compare("memory", pairs, [ENV], final=False)
+    parts = [f"{x}: {texts['area']} ({texts['n']})" for (x, _), texts in found.items() if texts["area_reason"] == ""]
     if not parts:
         return ""
-    family = next(iter(found.values()))["family"]
-    return (f" How fast each learns, the area under its learning curve on {ENV} against gru's (X = the form named, "
-            f"Y = gru): " + "; ".join(parts) + (f"; {family}." if family else "."))
+    return (f" Return earned while learning (normalised area under the learning curve) on {ENV}, each form (X) "
+            f"against gru (Y): " + "; ".join(parts)
+            + (f"; {family}, a family of their own apart from the ablation table's." if family else "."))
 
 
 def _solved(ctx: "QuestionContext", names: list[str]) -> str:
