@@ -20,7 +20,8 @@ def test_every_registered_agent_passes():
     failures = [r for r in results if r.status == "FAIL"]
     assert failures == []
     # Every learning rule the paper trains with is checked, CartPole-P's actor-critic included.
-    assert {r.baseline for r in results if r.check == "gradients"} == {"none", "running_mean", "critic", "critic+gae"}
+    assert {r.baseline for r in results if r.check == "gradients"} == {"none", "running_mean", "critic", "critic+gae",
+                                                                       "critic+clock"}
 
 
 @pytest.fixture
@@ -51,6 +52,20 @@ def test_the_actor_critic_setup_checks_the_gae_path_with_normalised_advantages(m
     assert calls == [] and moments == []  # REINFORCE with the critic: neither GAE nor normalisation
     assert {r.status for r in check_loss_and_gradients("gru", "categorical", "critic+gae")} == {"PASS"}
     assert calls and moments
+
+
+def test_the_clock_setup_checks_a_critic_that_reads_the_time(monkeypatch):
+    from bench.learn.doctor import SYNTHETIC_TIME_LIMIT, check_loss_and_gradients
+    from bench.learn.policy import Critic
+
+    clocks = []
+    real = Critic.forward
+    monkeypatch.setattr(Critic, "forward", lambda self, obs, is_init: clocks.append(self.time_limit) or real(self, obs, is_init))
+    assert {r.status for r in check_loss_and_gradients("lstm", "gaussian-state", "critic+clock")} == {"PASS"}
+    assert clocks and set(clocks) == {SYNTHETIC_TIME_LIMIT}
+    clocks.clear()
+    check_loss_and_gradients("lstm", "gaussian-state", "critic")
+    assert clocks and set(clocks) == {None}  # the default critic is blind to the time
 
 
 def test_doctor_rejects_a_detached_agent_and_names_it(broken_agent):

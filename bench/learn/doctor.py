@@ -67,10 +67,12 @@ HIDDEN = 16
 SYNTHETIC_TIME_LIMIT = 8
 TOLERANCE = 1e-5
 #: The learning rules the loss checks cover, by the name the table gives them: every baseline under
-#: REINFORCE, and the actor-critic estimator (GAE(lambda) with normalised advantages) that CartPole-P trains with.
+#: REINFORCE, the actor-critic estimator (GAE(lambda) with normalised advantages) that CartPole-P trains with,
+#: and the critic that reads the elapsed time (``critic_time``, one more input to its torso).
 LOSS_SETUPS: dict[str, dict[str, object]] = {
     **{baseline: {"baseline": baseline} for baseline in BASELINES},
     "critic+gae": {"baseline": "critic", "estimator": "gae", "normalize_returns": True},
+    "critic+clock": {"baseline": "critic", "critic_time": True},
 }
 
 HEADS: dict[str, tuple[spaces.Space, str]] = {
