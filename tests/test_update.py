@@ -249,6 +249,7 @@ def test_degenerate_runs_are_named_by_symptom():
     varied = _rows(explained_variance=[0.3] * 30 + [-5.0] * 10, target_std=[20.0] * 30 + [10.0] * 10)
     (warning,) = degenerate_run_warnings(varied)
     assert "critic explains none" in warning and "it is not fitting" in warning
+    assert "or its targets vary by chance that no state predicts" in warning  # the other cause, said with it
     # On a one-step task (every episode 1 step) no state value can explain the sampled action's reward.
     bandit = _rows(explained_variance=[0.0] * 30 + [-0.2] * 10, length_mean=[1.0] * 40)
     assert degenerate_run_warnings(bandit) == []
