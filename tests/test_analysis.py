@@ -561,7 +561,7 @@ def test_the_abstract_ranks_the_top_variant_only_when_its_lead_is_tested_signifi
     sliver = {**lead, "estimate": 0.0016, "text": "IQM difference 0.0016 [0.0001, 0.008], p = 0.038"}
     negligible = analysis.abstract({"m": experiment(_aggregate_entry("gru", 1.0, 1.0, 1.0),
                                                     _aggregate_entry("mlp", 0.998, 0.99, 1.0), leader=sliver)})
-    assert "significantly but negligibly ahead of mlp's" in negligible[0] and "not counted as a finding" in negligible[0]
+    assert "significantly but narrowly ahead of mlp's" in negligible[0] and "not counted as a finding" in negligible[0]
     assert ", ahead of" not in negligible[0]
     few = {"top": "gru", "runner_up": "mlp", "tested": False, "significant": False,
            "text": "not tested with 3 seeds (a test needs 5)"}
@@ -853,8 +853,8 @@ def test_the_abstract_says_when_the_tasks_of_a_pair_disagree():
     (pair,) = result["experiments"]["memory"]["improvements"]
     assert (pair["x"], pair["y"]) == ("mlp", "gru") and pair["verdict"] == "worse" and pair["disagreement"] == ""
     assert pair["learning_area"]["disagreement"] == (
-        "the tasks disagree, and the aggregate averages opposite effects: mlp ahead on CartPole-v1 1.00, gru ahead on "
-        "CartPole-P 0 (per-task P(X > Y), not tested)")
+        "the tasks point opposite ways, and the aggregate averages them: mlp ahead on CartPole-v1 (P(mlp > gru) 1.00), "
+        "gru ahead on CartPole-P (P(gru > mlp) 1.00) (per-task point estimates, not tested)")
     (sentence,) = [s for s in result["abstract"] if "mlp versus gru" in s]
     assert "final score: worse, P(X > Y) = 0 [" in sentence
     assert sentence.endswith("Area under the learning curve: no clear difference, P(X > Y) = 0.500 [0.500, 0.500], "
@@ -863,6 +863,33 @@ def test_the_abstract_says_when_the_tasks_of_a_pair_disagree():
     runs[analysis.LEARNING_AREA] = [0.5 + (label == "gru") * 0.2 + 0.01 * seed for label, seed in zip(runs["label"], runs["seed"])]
     (agreeing,) = analysis.improvements(dataclasses.replace(context, runs=runs), "memory")
     assert agreeing["learning_area"]["disagreement"] == "" and agreeing["learning_area"]["verdict"] == "worse"
+
+
+def test_final_scores_that_point_opposite_ways_are_said_so_unless_both_variants_are_solved():
+    config = {**CONFIG, "experiments": {"memory": {"agents": ["gru", "mlp", "window"],
+                                                   "envs": ["CartPole-v1", "CartPole-P"], "reference_agent": "gru"}}}
+    ends = {("gru", "CartPole-v1"): 100.0, ("mlp", "CartPole-v1"): 300.0, ("gru", "CartPole-P"): 300.0,
+            ("mlp", "CartPole-P"): 100.0, ("window", "CartPole-v1"): 50.0, ("window", "CartPole-P"): 200.0}
+    context = make_context(config, {"gru": [0.0] * 4, "mlp": [0.0] * 4, "window": [0.0] * 4})
+
+    def with_final(ends: dict[tuple[str, str], float]) -> analysis.Context:
+        runs = context.runs.copy()
+        runs["final_score"] = [ends[(label, env)] + seed for label, env, seed in zip(runs["label"], runs["env"], runs["seed"])]
+        runs["normalised_score"] = [envs.spec_for(env).normalise(v) for env, v in zip(runs["env"], runs["final_score"])]
+        return dataclasses.replace(context, runs=runs)
+
+    result = analysis.analyse(with_final(ends), doctor=[])
+    pair = next(p for p in result["experiments"]["memory"]["improvements"] if p["x"] == "mlp")
+    assert pair["verdict"] == "no clear difference" and pair["disagreement"].startswith(
+        "the tasks point opposite ways, and the aggregate averages them: mlp ahead on CartPole-v1 (P(mlp > gru) 1.00)")
+    # Not named by a clear verdict, so the abstract gives it a sentence of its own.
+    assert ("memory: mlp versus gru, final score (overall: no clear difference, P(X > Y) = 0.500 [0.500, 0.500]): "
+            + pair["disagreement"] + ".") in result["abstract"]
+    # Both at the ceiling on CartPole-v1 (window is not, so the row is not flagged): a consistent gap of 6 in 500
+    # counts as P = 1.00 there, but says nothing, and the pair's tasks no longer point opposite ways.
+    solved = {**ends, ("gru", "CartPole-v1"): 490.0, ("mlp", "CartPole-v1"): 496.0}
+    pair = next(p for p in analysis.improvements(with_final(solved), "memory") if p["x"] == "mlp")
+    assert pair["per_task"].startswith("per task: CartPole-v1 1.00,") and pair["disagreement"] == ""
 
 
 def test_pairs_that_act_with_different_randomness_are_not_compared_on_the_training_return():

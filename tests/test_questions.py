@@ -37,6 +37,7 @@ def test_a_question_whose_runs_are_not_planned_is_skipped(monkeypatch):
     assert "Critic (X) versus no baseline (Y) on GaussianTarget, final reward: better, P(X > Y) = 1.00 [" in text
     assert text.count("area under the learning curve (the reward earned while learning): not recorded for every run") == 2
     assert "Holm over these 2 tests." in text and "(a single test)" not in text
+    assert "standard deviation shrinks" not in text  # no area compared, no caveat on it
     monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 5)
     text = {a["name"]: a for a in analysis.analyse(make_context(config=GAUSSIAN), doctor=[])["questions"]}
     assert "too few seeds to tell, P(X > Y) = 0.625 from 4 seeds" in text["gaussian_baseline"]["answer"]
@@ -57,6 +58,7 @@ def test_answers_tell_apart_variants_that_end_tied_by_the_area_under_their_learn
     assert "(the reward earned while learning): better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ 0.040" in running
     assert "(the reward earned while learning): no clear difference, P(X > Y) = 0.625 [" in critic
     assert "Holm over these 4 tests." in text
+    assert "counts how soon the policy's standard deviation shrinks as well" in text  # what the area also measures
 
 
 def test_the_area_is_not_compared_between_variants_that_explore_differently_by_design(monkeypatch):

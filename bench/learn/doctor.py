@@ -137,7 +137,7 @@ def _gradient_problems(policy: Policy) -> list[str]:
 
 def check_loss_and_gradients(agent: str, head: str, baseline: str) -> list[CheckResult]:
     """Build the policy, compute the loss on a synthetic batch, backpropagate. ``baseline``: a key of
-    ``LOSS_SETUPS`` (a baseline, or ``critic+gae``)."""
+    ``LOSS_SETUPS`` (a baseline, ``critic+gae`` or ``critic+clock``)."""
     action_space, std_mode = HEADS[head]
     config = RunConfig(agent=agent, std_mode=std_mode, hidden_size=HIDDEN, entropy_coef=0.01, **LOSS_SETUPS[baseline])
     generator = torch.Generator().manual_seed(0)

@@ -271,8 +271,8 @@ def degenerate_run_warnings(rows: list[dict[str, Any]]) -> list[str]:
     if "explained_variance" in table and len(table) >= MIN_UPDATES_FOR_CRITIC_WARNING and not one_step:
         explained = late_explained_variance(table)
         if explained <= 0:
-            # Pooled over updates by their targets' variance, so a few batches whose returns a late sampled
-            # action decided (a solved memory task missed once) can outweigh many well-fitted ones.
+            # Pooled over the late updates whose targets vary (late_explained_variance): on a solved memory task
+            # those are the batches with a miss, whose returns an action sampled at the last step decided.
             found.append(f"the critic explains none of its targets over the last quarter of training "
                          f"(explained variance {explained:.2f}): it is not fitting (its step size or value "
                          "iterations), or its targets vary by chance that no state predicts (the reward of an "

@@ -31,6 +31,10 @@ def answer(ctx: "QuestionContext") -> str | None:
         texts = found[pair]
         extra += (f" {PAIRS[pair]} (X) versus no baseline (Y) on {ENV}, final reward: {texts['final']}; area under "
                   f"the learning curve (the reward earned while learning): {texts['area']}; {texts['n']}.")
+    if any(found[pair]["area_reason"] == "" for pair in pairs):
+        # The training reward is of sampled actions: a learned standard deviation that shrinks sooner earns more.
+        extra += (" The reward earned while learning is of sampled actions, so it counts how soon the policy's "
+                  "standard deviation shrinks as well as how soon its mean reaches the target.")
     ceiling = ctx.ceiling_note("baseline", [ENV]) if pairs else ""
     extra += "".join(f" {text}" for text in (family and f"{family}.", ceiling) if text)
     return f"Final reward on {ENV} (IQM [95 % CI]; 0 is perfect): " + "; ".join(parts) + "." + extra
