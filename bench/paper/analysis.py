@@ -432,12 +432,12 @@ def _pair_entry(test: stats.Test, seeds: int) -> dict[str, Any]:
             "adjusted_p": test.adjusted_p, "text": interval_text(test), "verdict": verdict, "sentence": sentence}
 
 
-def per_task_text(x: np.ndarray, y: np.ndarray, env_ids: list[str], tags: dict[str, str]) -> str:
+def per_task_text(values: list[float], env_ids: list[str], tags: dict[str, str]) -> str:
     """``per task: CartPole-v1 0.95, GaussianTarget 1.00 (final scores at the ceiling)``: the point
-    P(X > Y) on each task of ``x``, ``y`` (``[seeds, tasks]``), with ``tags`` said after a task's value.
+    P(X > Y) on each task (:func:`per_task_values`), with ``tags`` said after a task's value.
     The test averages these: this says which tasks carry it (a consistent gap counts however small)."""
     parts = [f"{env} {fmt(value)}" + (f" ({tags[env]})" if env in tags else "")
-             for env, value in zip(env_ids, per_task_values(x, y))]
+             for env, value in zip(env_ids, values)]
     return "per task: " + ", ".join(parts)
 
 
@@ -504,6 +504,22 @@ def _exploration_difference(options: dict[str, dict[str, Any]], x: str, y: str) 
             if options.get(x, {}).get(key, _default(key)) != options.get(y, {}).get(key, _default(key))]
 
 
+def learning_areas(runs: pd.DataFrame, options: dict[str, dict[str, Any]], x: str, y: str, env_ids: list[str]
+                   ) -> tuple[tuple[np.ndarray, np.ndarray] | None, str, list[str]]:
+    """The ``[seeds, tasks]`` area matrices of ``x`` and ``y``, or None with why they are not compared:
+    ``"exploration"`` (the ``EXPLORATION_OPTIONS`` they differ in, third value) or ``"not recorded"``
+    (a run without the column or with NaN: tables aggregated before the measure existed)."""
+    differing = _exploration_difference(options, x, y)
+    if differing:
+        return None, "exploration", differing
+    if LEARNING_AREA not in runs:
+        return None, "not recorded", []
+    areas = score_matrix(runs, x, env_ids, LEARNING_AREA), score_matrix(runs, y, env_ids, LEARNING_AREA)
+    if not all(len(a) for a in areas) or any(np.isnan(a).any() for a in areas):
+        return None, "not recorded", []
+    return areas, "", []
+
+
 def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
                  table: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Probability of improvement P(x > y) per pair on normalised final scores and, under ``learning_area``,
@@ -526,17 +542,15 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
         found = [(stats.probability_of_improvement_test(x_scores, y_scores, poi_replicates(ctx.plan),
                                                         ctx.rng_for(x_scores, y_scores)),
                   min(len(x_scores), len(y_scores)))]
-        differing = _exploration_difference(options, x, y)
-        x_area, y_area = ((score_matrix(runs, x, env_ids, LEARNING_AREA), score_matrix(runs, y, env_ids, LEARNING_AREA))
-                          if LEARNING_AREA in runs else (np.empty((0, 0)), np.empty((0, 0))))
-        reason = "exploration" if differing else ""
-        if differing:
+        areas, reason, differing = learning_areas(runs, options, x, y, env_ids)
+        if reason == "exploration":
             note = (f"not compared: {x} and {y} act with different randomness by design ({', '.join(differing)}), "
                     "and the training return charges the more random one for its exploration")
-        elif not (len(x_area) and len(y_area)) or np.isnan(x_area).any() or np.isnan(y_area).any():
-            note, reason = "not recorded for every run of this pair (tables aggregated before the measure existed)", "not recorded"
+        elif reason:
+            note = "not recorded for every run of this pair (tables aggregated before the measure existed)"
         else:
             note = ""
+            x_area, y_area = areas
             found.append((stats.probability_of_improvement_test(x_area, y_area, poi_replicates(ctx.plan),
                                                                 ctx.rng_for(x_area, y_area)),
                           min(len(x_area), len(y_area))))
@@ -547,11 +561,11 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
         neither = {env for env, tag in tags.items() if tag == "neither learns"}
         both_solved = {env for task, env in enumerate(env_ids)
                        if min(x_scores[:, task].mean(), y_scores[:, task].mean()) >= CEILING}
-        texts = [(per_task_text(x_scores, y_scores, env_ids, tags),
-                  disagreement(x, y, env_ids, per_task_values(x_scores, y_scores), set(tags) | both_solved))]
+        values = per_task_values(x_scores, y_scores)
+        texts = [(per_task_text(values, env_ids, tags), disagreement(x, y, env_ids, values, set(tags) | both_solved))]
         if not note:
-            texts.append((per_task_text(x_area, y_area, env_ids, tags),
-                          disagreement(x, y, env_ids, per_task_values(x_area, y_area), neither)))
+            values = per_task_values(x_area, y_area)
+            texts.append((per_task_text(values, env_ids, tags), disagreement(x, y, env_ids, values, neither)))
         pairs.append((x, y, len(x_scores), len(y_scores), note, reason, texts))
         tests.extend(found)
     adjusted = iter(stats.with_holm([test for test, _ in tests]))
@@ -1117,14 +1131,12 @@ class QuestionContext:
                 continue
             if final:
                 found.append(((x, y), "final", x_final, y_final))
-            differing = _exploration_difference(options, x, y)
-            areas = ((score_matrix(runs, x, env_ids, LEARNING_AREA), score_matrix(runs, y, env_ids, LEARNING_AREA))
-                     if LEARNING_AREA in runs else None)
-            if differing:
-                texts.update(area_reason="exploration", area=f"not compared ({x} and {y} act with different "
-                                                             f"randomness by design: {', '.join(differing)})")
-            elif areas is None or any(np.isnan(a).any() for a in areas):
-                texts.update(area_reason="not recorded", area="not recorded for every run")
+            areas, reason, differing = learning_areas(runs, options, x, y, env_ids)
+            if reason == "exploration":
+                texts.update(area_reason=reason, area=f"not compared ({x} and {y} act with different "
+                                                      f"randomness by design: {', '.join(differing)})")
+            elif reason:
+                texts.update(area_reason=reason, area="not recorded for every run")
             else:
                 found.append(((x, y), "area", *areas))
         testable = [f for f in found if min(len(f[2]), len(f[3])) >= MIN_TEST_SEEDS]
