@@ -21,7 +21,7 @@ def test_every_registered_agent_passes():
     assert failures == []
     # Every learning rule the paper trains with is checked, CartPole-P's actor-critic included.
     assert {r.baseline for r in results if r.check == "gradients"} == {"none", "running_mean", "critic", "critic+gae",
-                                                                       "critic+clock"}
+                                                                       "critic+clock", "critic+own"}
 
 
 @pytest.fixture
@@ -60,7 +60,8 @@ def test_the_clock_setup_checks_a_critic_that_reads_the_time(monkeypatch):
 
     clocks = []
     real = Critic.forward
-    monkeypatch.setattr(Critic, "forward", lambda self, obs, is_init: clocks.append(self.time_limit) or real(self, obs, is_init))
+    monkeypatch.setattr(Critic, "forward", lambda self, obs, is_init, features=None: clocks.append(self.time_limit)
+                        or real(self, obs, is_init, features))
     assert {r.status for r in check_loss_and_gradients("lstm", "gaussian-state", "critic+clock")} == {"PASS"}
     assert clocks and set(clocks) == {SYNTHETIC_TIME_LIMIT}
     clocks.clear()

@@ -475,4 +475,4 @@ def test_the_setup_says_what_a_run_label_names_and_that_the_critic_shares_the_va
     html = " ".join(render(minimal_context("gru")).split())
     setup = html[html.index('id="setup"'):html.index("</section>", html.index('id="setup"'))]
     assert "the brackets list every setting in which it differs from the hyperparameter defaults above" in setup
-    assert "the memory experiment compares memory in the actor and the critic together" in setup
+    assert "the critic remembers what the actor remembers and its loss does not train the actor" in setup

@@ -35,8 +35,9 @@ def _configs(seeds, **settings) -> list[RunConfig]:
     dict(env="MountainCarContinuous-v0", agent="gru_cell", steps=3000, baseline="critic", num_envs=5),
     dict(env="CartPole-P", agent="gru", steps=2500, estimator="gae", normalize_returns=True),  # CartPole-P's setting
     dict(env="CueRecall", agent="gru", steps=1500, critic_time=True),  # the critic's clock, under vmap
+    dict(env="CartPole-P", agent="lstm", steps=2500, critic_memory="own"),  # a critic with a recurrent torso
 ], ids=["mlp", "gru", "lstm-gaussian-running-mean", "window", "gru_cell-gaussian-critic-odd-batch", "gru-gae-normalised",
-        "gru-critic-clock"])
+        "gru-critic-clock", "lstm-own-critic"])
 def test_seed_three_alone_equals_seed_three_in_a_batch_of_eight(settings):
     (alone,) = train_seed_batch(_configs([3], **settings))
     batch = train_seed_batch(_configs(range(8), **settings))

@@ -18,6 +18,7 @@ STD_MODES: tuple[str, ...] = ("learned", "state", "fixed")
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 BACKENDS: tuple[str, ...] = ("gym", "torch")
 ESTIMATORS: tuple[str, ...] = ("reinforce", "gae")
+CRITIC_MEMORIES: tuple[str, ...] = ("actor", "own")
 
 
 class ConfigError(ValueError):
@@ -50,6 +51,11 @@ class RunConfig:
     critic_time: bool = _field(False, "the critic also reads the episode's elapsed time (t / time limit) and fits "
                                "the capped returns-to-go; false: the observation only, its targets bootstrapped "
                                "at truncation (critic baseline only; docs/evidence.md, session 12)")
+    critic_memory: str = _field("actor", "what the critic remembers: 'actor' = an MLP over the observation and, for an "
+                                "agent with memory, the actor's features (detached: one forward pass per update, as "
+                                "sb3-contrib's shared_lstm); 'own' = a second torso of the agent's variant with its own "
+                                "memory, fitted through time on every value step (critic baseline only)",
+                                choices=CRITIC_MEMORIES)
     baseline_rate: float = _field(0.05, "update rate of the running-mean baseline, in (0, 1]")
     normalize_returns: bool = _field(False, "standardise the policy's advantages over each batch")
     max_grad_norm: float = _field(0.5, "clip the global gradient norm to this; 0 disables")
@@ -95,7 +101,7 @@ def validate(config: RunConfig) -> RunConfig:
         except UnsupportedEnvironment as error:
             raise ConfigError(str(error)) from None
     for name, choices in (("baseline", BASELINES), ("std_mode", STD_MODES), ("device", DEVICES), ("backend", BACKENDS),
-                          ("estimator", ESTIMATORS)):
+                          ("estimator", ESTIMATORS), ("critic_memory", CRITIC_MEMORIES)):
         value = getattr(config, name)
         _check(value in choices, f"unknown {name} {value!r}; valid choices: {', '.join(choices)}")
     if config.backend == "torch":

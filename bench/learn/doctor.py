@@ -68,11 +68,13 @@ SYNTHETIC_TIME_LIMIT = 8
 TOLERANCE = 1e-5
 #: The learning rules the loss checks cover, by the name the table gives them: every baseline under
 #: REINFORCE, the actor-critic estimator (GAE(lambda) with normalised advantages) that CartPole-P trains with,
-#: and the critic that reads the elapsed time (``critic_time``, one more input to its torso).
+#: the critic that reads the elapsed time (``critic_time``, one more input to its torso), and the critic
+#: with a recurrent torso of its own (``critic_memory="own"``; the default reads the actor's features).
 LOSS_SETUPS: dict[str, dict[str, object]] = {
     **{baseline: {"baseline": baseline} for baseline in BASELINES},
     "critic+gae": {"baseline": "critic", "estimator": "gae", "normalize_returns": True},
     "critic+clock": {"baseline": "critic", "critic_time": True},
+    "critic+own": {"baseline": "critic", "critic_memory": "own"},
 }
 
 HEADS: dict[str, tuple[spaces.Space, str]] = {
@@ -137,7 +139,7 @@ def _gradient_problems(policy: Policy) -> list[str]:
 
 def check_loss_and_gradients(agent: str, head: str, baseline: str) -> list[CheckResult]:
     """Build the policy, compute the loss on a synthetic batch, backpropagate. ``baseline``: a key of
-    ``LOSS_SETUPS`` (a baseline, ``critic+gae`` or ``critic+clock``)."""
+    ``LOSS_SETUPS`` (a baseline, ``critic+gae``, ``critic+clock`` or ``critic+own``)."""
     action_space, std_mode = HEADS[head]
     config = RunConfig(agent=agent, std_mode=std_mode, hidden_size=HIDDEN, entropy_coef=0.01, **LOSS_SETUPS[baseline])
     generator = torch.Generator().manual_seed(0)

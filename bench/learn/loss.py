@@ -160,7 +160,8 @@ def returns_to_go(rollout: Rollout, config: RunConfig) -> torch.Tensor:
 
 
 def critic_targets(policy: Policy, rollout: Rollout, config: RunConfig,
-                   scale: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+                   scale: tuple[torch.Tensor, torch.Tensor], actor_features: torch.Tensor | None = None
+                   ) -> torch.Tensor:
     """What the critic is fitted to, ``[T, B]`` and detached.
 
     ``critic_time`` (the critic reads the elapsed time): the returns-to-go, capped at the
@@ -172,28 +173,33 @@ def critic_targets(policy: Policy, rollout: Rollout, config: RunConfig,
     """
     if config.critic_time:
         return returns_to_go(rollout, config)
-    next_values = critic_values(policy, rollout, scale)[1:]
+    next_values = critic_values(policy, rollout, scale, actor_features)[1:]
     return discounted_returns(rollout.rewards, rollout.terminated, rollout.truncated, next_values, config.gamma)
 
 
 def targets_and_moments(policy: Policy, rollout: Rollout, config: RunConfig, scale: tuple[torch.Tensor, torch.Tensor]
-                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The critic's targets ``[T, B]`` (computed once per update, before its steps) and their mean and
-    standard deviation (not floored) over the batch's valid steps."""
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """What the critic's steps of one update share, computed once before them: its targets ``[T, B]``,
+    their mean and standard deviation (not floored) over the batch's valid steps, and the actor's
+    features it reads ``[T+1, B, F]`` (``Policy.actor_features``; None when it reads none)."""
     with torch.no_grad():
-        targets = critic_targets(policy, rollout, config, scale)
+        features = policy.actor_features(rollout.obs, rollout.is_init)
+        targets = critic_targets(policy, rollout, config, scale, features)
         mean, std = _moments(targets, rollout.valid.float(), _valid_count(rollout))
-        return targets, mean, std
+        return targets, mean, std, features
 
 
-def critic_values(policy: Policy, rollout: Rollout, scale: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """The critic's value ``V = mu + sigma * n(s)`` of every observation, ``[T+1, B]``, without gradients."""
+def critic_values(policy: Policy, rollout: Rollout, scale: tuple[torch.Tensor, torch.Tensor],
+                  actor_features: torch.Tensor | None = None) -> torch.Tensor:
+    """The critic's value ``V = mu + sigma * n(s)`` of every observation, ``[T+1, B]``, without gradients;
+    ``actor_features`` as ``Policy.value``'s."""
     mean, std = scale
-    return (mean + std * policy.critic(rollout.obs, rollout.is_init)).detach()
+    return (mean + std * policy.value(rollout.obs, rollout.is_init, actor_features)).detach()
 
 
 def _advantages_and_baseline(rollout: Rollout, config: RunConfig, policy: Policy, running_mean: torch.Tensor | None,
-                             scale: tuple[torch.Tensor, torch.Tensor] | None
+                             scale: tuple[torch.Tensor, torch.Tensor] | None,
+                             actor_features: torch.Tensor | None = None
                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Returns-to-go, advantages and the baseline they subtract, all ``[T, B]`` and detached.
 
@@ -206,7 +212,7 @@ def _advantages_and_baseline(rollout: Rollout, config: RunConfig, policy: Policy
     if policy.critic is not None:
         if scale is None:  # the critic's initial target moments
             scale = (torch.zeros((), device=returns.device), torch.ones((), device=returns.device))
-        values = critic_values(policy, rollout, scale)
+        values = critic_values(policy, rollout, scale, actor_features)
         if config.estimator == "gae":
             advantages = generalized_advantages(rollout.rewards, rollout.terminated, rollout.truncated, values,
                                                 config.gamma, config.gae_lambda)
@@ -259,7 +265,10 @@ def policy_gradient_loss(
     entropy = dist.entropy()  # [T, B]
     mask = part.valid.float()
 
-    returns, advantages, baseline = _advantages_and_baseline(part, config, policy, running_mean, scale)
+    # The critic reads the features the actor acted with (detached: its baseline passes no gradient).
+    reads = policy.critic is not None and policy.critic.reads_actor
+    returns, advantages, baseline = _advantages_and_baseline(part, config, policy, running_mean, scale,
+                                                             features.detach() if reads else None)
     if config.normalize_returns:
         if moments is None:
             moments = (_moments(advantages, mask, count) if columns is None
@@ -275,23 +284,29 @@ def policy_gradient_loss(
 
 
 def value_loss(policy: Policy, rollout: Rollout, config: RunConfig, scale: tuple[torch.Tensor, torch.Tensor],
-               columns: slice | None = None, targets: torch.Tensor | None = None) -> torch.Tensor:
+               columns: slice | None = None, targets: torch.Tensor | None = None,
+               actor_features: torch.Tensor | None = None) -> torch.Tensor:
     """The critic's squared error in normalised units, ``mean((n(s) - (y - mu) / sigma)^2)`` over valid steps.
 
     ``targets`` are the whole batch's ``critic_targets`` ``y`` ``[T, B]``, fixed for the
-    update's value steps (``targets_and_moments``; computed here when not given);
+    update's value steps (``targets_and_moments``, as are the whole batch's ``actor_features``
+    ``[T+1, B, F]`` the critic reads; both computed here when not given);
     ``scale = (mu, sigma)`` their moments (``sigma`` floored); ``columns`` as in
     ``policy_gradient_loss`` (parts sum to the whole). Times ``sigma^2`` it is the
     mean squared error of ``V`` itself.
     """
     count = _valid_count(rollout)
+    if actor_features is None:
+        actor_features = policy.actor_features(rollout.obs, rollout.is_init)
     if targets is None:
-        targets = critic_targets(policy, rollout, config, scale)
+        targets = critic_targets(policy, rollout, config, scale, actor_features)
     part = rollout if columns is None else rollout.columns(columns)
     targets = targets if columns is None else targets[:, columns]
+    if actor_features is not None and columns is not None:
+        actor_features = actor_features[:, columns]
     steps = part.rewards.shape[0]
     mean, std = scale
-    predicted = policy.critic(part.obs, part.is_init)[:steps]
+    predicted = policy.value(part.obs, part.is_init, actor_features)[:steps]
     return _masked_mean((predicted - (targets.detach() - mean) / std) ** 2, part.valid.float(), count)
 
 

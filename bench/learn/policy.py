@@ -27,11 +27,21 @@ class PolicyOutput:
 
 
 class Critic(nn.Module):
-    """A learned state value on its own torso (same variant as the actor, separate weights).
+    """A learned state value on a torso of its own (separate weights from the actor's).
 
     Separate weights keep the critic's squared error, whose scale follows the
-    returns, from swamping the policy gradient in a shared torso. With a
-    ``time_limit`` the torso also reads the elapsed fraction of it, ``t / time_limit``
+    returns, from swamping the policy gradient in a shared torso. Its torso is either
+
+    - ``critic_memory="actor"`` (``reads_actor``): an MLP over the observation and, when the
+      actor has memory, the actor's features of the same step, detached. The critic then
+      remembers what the actor remembers, its value steps run no recurrence (the features are
+      computed once per update), and the critic's loss never reaches the actor
+      (sb3-contrib's RecurrentPPO with ``shared_lstm``: the value reads the LSTM's output
+      without backpropagating into it). For a memoryless actor it is the MLP alone.
+    - ``critic_memory="own"``: a second torso of the agent's variant, with its own memory,
+      fitted through time on every value step.
+
+    With a ``time_limit`` the torso also reads the elapsed fraction of it, ``t / time_limit``
     (one more input feature): the benchmark scores the return capped at the time
     limit, whose expectation from a state depends on the time left, a clock the
     observation does not show (Pardo et al., 2018, "Time limits in reinforcement
@@ -39,23 +49,36 @@ class Critic(nn.Module):
     depends on time but not on the action keeps the policy gradient unbiased.
     """
 
-    def __init__(self, agent: agents.Agent, time_limit: int | None = None) -> None:
+    def __init__(self, agent: agents.Agent, time_limit: int | None = None, reads_actor: bool = False) -> None:
         super().__init__()
         self.agent = agent
         self.time_limit = time_limit
+        self.reads_actor = reads_actor
         self.value_head = ValueHead(agent.feature_dim)
 
-    def forward(self, obs: torch.Tensor, is_init: torch.Tensor) -> torch.Tensor:
-        """obs: [T, B, obs_dim], is_init: [T, B] -> values [T, B], from episode-start state.
+    def forward(self, obs: torch.Tensor, is_init: torch.Tensor,
+                actor_features: torch.Tensor | None = None) -> torch.Tensor:
+        """obs: [T, B, obs_dim], is_init: [T, B], actor_features: [T, B, F] (``reads_actor``; else None)
+        -> values [T, B], from episode-start state.
 
         Row t of a batch is step t of its episode (every column starts one at t = 0:
         ``bench.learn.rollout``), so the clock is the row index.
+
+        Raises:
+            ValueError: ``actor_features`` missing for a critic that reads them, or given to one that does not.
         """
+        if self.reads_actor != (actor_features is not None):
+            raise ValueError(f"this critic {'reads' if self.reads_actor else 'does not read'} the actor's features; "
+                             f"got {'none' if actor_features is None else 'some'}")
+        inputs = [obs]
         if self.time_limit is not None:
             clock = torch.arange(obs.shape[0], device=obs.device, dtype=obs.dtype) / self.time_limit
-            obs = torch.cat([obs, clock[:, None, None].expand(obs.shape[0], obs.shape[1], 1)], dim=-1)
+            inputs.append(clock[:, None, None].expand(obs.shape[0], obs.shape[1], 1))
+        if actor_features is not None:
+            inputs.append(actor_features)
+        inputs = torch.cat(inputs, dim=-1) if len(inputs) > 1 else obs
         state = self.agent.initial_state(obs.shape[1], obs.device)
-        features, _ = self.agent(obs, is_init, state)
+        features, _ = self.agent(inputs, is_init, state)
         return self.value_head(features)
 
 
@@ -75,6 +98,23 @@ class Policy(nn.Module):
         """Actor pass. obs: [T, B, obs_dim], is_init: [T, B], state: [B, ...]."""
         features, state = self.agent(obs, is_init, state)
         return PolicyOutput(self.action_head(features), state)
+
+    def actor_features(self, obs: torch.Tensor, is_init: torch.Tensor) -> torch.Tensor | None:
+        """What the critic reads of the actor: its features ``[T, B, F]`` of ``obs: [T, B, obs_dim]``
+        from episode-start state, without gradients; None when the critic does not read them."""
+        if self.critic is None or not self.critic.reads_actor:
+            return None
+        with torch.no_grad():
+            features, _ = self.agent(obs, is_init, self.agent.initial_state(obs.shape[1], obs.device))
+        return features.detach()
+
+    def value(self, obs: torch.Tensor, is_init: torch.Tensor, actor_features: torch.Tensor | None = None
+              ) -> torch.Tensor:
+        """The critic's normalised value ``n(s)`` ``[T, B]`` of ``obs: [T, B, obs_dim]``; ``actor_features``
+        (``actor_features()``'s, detached) are computed here when the critic reads them and none are given."""
+        if actor_features is None:
+            actor_features = self.actor_features(obs, is_init)
+        return self.critic(obs, is_init, actor_features)
 
     def sample(self, dist: Distribution, generator: torch.Generator) -> torch.Tensor:
         return self.action_head.sample(dist, generator)
@@ -108,5 +148,11 @@ def build_policy(config: RunConfig, observation_space: gym.Space, action_space: 
         if config.critic_time and not time_limit:
             raise ValueError("a critic that reads the time (critic_time) needs the environment's time_limit")
         clock = time_limit if config.critic_time else None
-        critic = Critic(agents.make_agent(config.agent, obs_dim + (clock is not None), config.hidden_size), clock)
+        inputs = obs_dim + (clock is not None)
+        if config.critic_memory == "own":
+            critic = Critic(agents.make_agent(config.agent, inputs, config.hidden_size), clock)
+        else:
+            reads_actor = agent.has_memory
+            inputs += agent.feature_dim if reads_actor else 0
+            critic = Critic(agents.make_agent("mlp", inputs, config.hidden_size), clock, reads_actor)
     return Policy(agent, action_head, critic)

@@ -190,35 +190,47 @@ class SeedBatch:
                     terms[name][index] += out[i].detach()
         return grads, terms
 
-    def critic_targets(self, rollout: Rollout, scale: Scale) -> tuple[torch.Tensor, Scale]:
-        """Each seed's critic targets ``[S, T', B]`` (``T'`` covers every group's padded length) and
-        their mean and standard deviation ``[S]``, computed per group of ``padded_length`` (computed
-        for every seed; the learning rule uses those of the seeds it steps)."""
+    def critic_targets(self, rollout: Rollout, scale: Scale
+                       ) -> tuple[tuple[torch.Tensor, torch.Tensor | None], Scale]:
+        """Each seed's critic targets ``[S, T', B]`` (``T'`` covers every group's padded length), the
+        actor's features the critic reads ``[S, T'+1, B, F]`` (None when it reads none), and the
+        targets' mean and standard deviation ``[S]``, computed per group of ``padded_length`` (for
+        every seed; the learning rule uses those of the seeds it steps)."""
         mean, std = torch.zeros(self.seeds, device=self.device), torch.ones(self.seeds, device=self.device)
         everyone = torch.ones(self.seeds, dtype=torch.bool, device=self.device)
         groups = self._groups(rollout, everyone)
         longest = max([rollout.rewards.shape[1], *(steps for _, _, steps in groups)])
         targets = rollout.rewards.new_zeros(self.seeds, longest, rollout.rewards.shape[2])
-        for index, part, steps in groups:
-            (group_targets, group_mean, group_std), _ = self._vmapped(
-                lambda policy, r, s: targets_and_moments(policy, r, self.config, s), index, part, [],
-                ((scale[0][index], scale[1][index]),))
-            targets[index, :steps] = group_targets
-            mean[index], std[index] = group_mean, group_std
-        return targets, (mean, std)
+        reads = self.skeleton.critic is not None and self.skeleton.critic.reads_actor
+        features = (rollout.obs.new_zeros(self.seeds, longest + 1, rollout.obs.shape[2],
+                                          self.skeleton.agent.feature_dim) if reads else None)
 
-    def value_gradients(self, rollout: Rollout, targets: torch.Tensor, scale: Scale, active: torch.Tensor
-                        ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        def shared(policy, r, s):  # vmap's outputs are tensors: the features only where the critic reads them
+            out = targets_and_moments(policy, r, self.config, s)
+            return out if reads else out[:3]
+
+        for index, part, steps in groups:
+            out, _ = self._vmapped(shared, index, part, [], ((scale[0][index], scale[1][index]),))
+            targets[index, :steps] = out[0]
+            mean[index], std[index] = out[1], out[2]
+            if features is not None:
+                features[index, :steps + 1] = out[3]
+        return (targets, features), (mean, std)
+
+    def value_gradients(self, rollout: Rollout, targets: tuple[torch.Tensor, torch.Tensor | None], scale: Scale,
+                        active: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Per-seed gradients of the critic's loss ``{name: [S, ...]}`` and the loss ``[S]``."""
         config, names = self.config, [n for n in self.params if is_critic(n)]
+        targets, features = targets
         grads = {n: torch.zeros_like(self.params[n]) for n in names}
         total = torch.zeros(self.seeds, device=self.device)
         for index, part, steps in self._groups(rollout, active):
             group_scale, group_targets = (scale[0][index], scale[1][index]), targets[index, :steps]
+            group_features = None if features is None else features[index, :steps + 1]
             for columns in column_chunks(steps, part.rewards.shape[2], self.skeleton.agent.max_loss_rows):
                 out, chunk_grads = self._vmapped(
-                    lambda policy, r, s, y, columns=columns: value_loss(policy, r, config, s, columns, y),
-                    index, part, names, (group_scale, group_targets))
+                    lambda policy, r, s, y, f, columns=columns: value_loss(policy, r, config, s, columns, y, f),
+                    index, part, names, (group_scale, group_targets, group_features))
                 for name, value in chunk_grads.items():
                     grads[name][index] += value
                 total[index] += out.detach()

@@ -98,24 +98,27 @@ class GymLearner:
                  for name in POLICY_TERMS}
         return grads, terms
 
-    def value_gradients(self, rollout: Rollout, targets: torch.Tensor, scale: Scale, active: torch.Tensor
-                        ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def value_gradients(self, rollout: Rollout, targets: tuple[torch.Tensor, torch.Tensor | None], scale: Scale,
+                        active: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        targets, features = targets
         chunks = column_chunks(rollout.rewards.shape[0], rollout.rewards.shape[1], self.policy.agent.max_loss_rows)
         one_scale = (scale[0][0], scale[1][0])
         total = []
 
         def losses(leaves):
             for columns in chunks:
-                part = self._call(leaves, value_loss, rollout, self.config, one_scale, columns, targets)
+                part = self._call(leaves, value_loss, rollout, self.config, one_scale, columns, targets, features)
                 total.append(part.detach())
                 yield part
 
         grads = self._grads([n for n in self._params if is_critic(n)], losses)
         return grads, torch.stack([sum(total)])
 
-    def critic_targets(self, rollout: Rollout, scale: Scale) -> tuple[torch.Tensor, Scale]:
-        targets, mean, std = targets_and_moments(self.policy, rollout, self.config, (scale[0][0], scale[1][0]))
-        return targets, (mean[None], std[None])
+    def critic_targets(self, rollout: Rollout, scale: Scale) -> tuple[tuple[torch.Tensor, torch.Tensor | None], Scale]:
+        """The targets ``[T, B]`` and the actor's features the critic reads (or None), and the targets' moments."""
+        targets, mean, std, features = targets_and_moments(self.policy, rollout, self.config,
+                                                           (scale[0][0], scale[1][0]))
+        return (targets, features), (mean[None], std[None])
 
 
 class GymTrainer:

@@ -14,7 +14,9 @@ does with them is here:
    so that ``V`` is unchanged, ``bench.learn.loss``), then ``value_iters`` Adam
    steps on its squared error with its own step size, as the classic VPG
    implementations fit the value function (Spinning Up's VPG: 80 steps of
-   ``vf_lr`` per epoch). Its explained variance of the batch's targets is
+   ``vf_lr`` per epoch). A critic that reads the actor's features (``critic_memory="actor"``) reads
+   them as the actor computes them after its step, once per update: its value steps run no recurrence.
+   Its explained variance of the batch's targets is
    measured *before* fitting, on data it has not seen; ``value_loss_fitted`` is
    the loss at the last step (before its update: no extra pass to measure it).
 
@@ -55,8 +57,9 @@ class Learner(Protocol):
         ``POLICY_TERMS`` (``bench.learn.loss``), each ``[S]``."""
 
     def critic_targets(self, rollout: Any, scale: Scale) -> tuple[Any, Scale]:
-        """Each seed's critic targets (``V`` from ``scale``; kept fixed for the update's value
-        steps, in the learner's own layout) and their mean and standard deviation ``[S]``."""
+        """Each seed's critic targets (``V`` from ``scale``) with the actor's features the critic reads
+        (``Policy.actor_features``), both kept fixed for the update's value steps and in the learner's
+        own layout, and the targets' mean and standard deviation ``[S]``."""
 
     def value_gradients(self, rollout: Any, targets: Any, scale: Scale, active: torch.Tensor
                         ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
