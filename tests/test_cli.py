@@ -48,6 +48,7 @@ def test_list_names_every_agent_and_environment():
     (["--entropy-coef", "-0.01"], "entropy_coef must be >= 0, got -0.01"),
     (["--num-envs", "0"], "num_envs must be >= 1"),
     (["--std-mode", "wide"], "unknown std_mode 'wide'; valid choices: learned, state, fixed"),
+    (["--critic-memory", "shared"], "unknown critic_memory 'shared'; valid choices: actor, own"),
     (["--bogus", "1"], "unknown option '--bogus' for 'run'; valid options: --agent, --backend"),
     (["--seed", "1.5"], "invalid int value: '1.5'"),
 ])

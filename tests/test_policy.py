@@ -20,7 +20,7 @@ def _values_of_one_observation_repeated(config: RunConfig) -> torch.Tensor:
     is_init = torch.zeros(6, 1, dtype=torch.bool)
     is_init[0] = True
     with torch.no_grad():
-        return policy.critic(obs, is_init)[:, 0]
+        return policy.value(obs, is_init)[:, 0]
 
 
 def test_the_critic_reads_the_elapsed_time_and_the_actor_does_not():

@@ -471,8 +471,8 @@ def test_each_pair_shows_its_learning_area_verdict_or_why_it_has_none():
     assert "not compared: they act with different randomness by design" in render(context)
 
 
-def test_the_setup_says_what_a_run_label_names_and_that_the_critic_shares_the_variant():
+def test_the_setup_says_what_a_run_label_names_and_what_the_critic_reads():
     html = " ".join(render(minimal_context("gru")).split())
     setup = html[html.index('id="setup"'):html.index("</section>", html.index('id="setup"'))]
     assert "the brackets list every setting in which it differs from the hyperparameter defaults above" in setup
-    assert "the critic remembers what the actor remembers and its loss does not train the actor" in setup
+    assert "the critic remembers what the actor remembers and its loss does not train the actor" in " ".join(setup.split())

@@ -110,6 +110,57 @@ def test_the_critic_is_fitted_only_by_its_own_loss_and_the_actor_only_by_the_pol
     assert all(float(g.abs().sum()) > 0 for g in critic.values()) and float(loss[0]) > 0
 
 
+@pytest.mark.parametrize("backend", ["gym", "torch"])
+def test_a_critic_that_reads_the_actor_is_fitted_on_the_features_of_the_stepped_actor(backend, monkeypatch):
+    # The next update's advantages read the critic on the features of the actor as stepped: it must be fitted
+    # on those, not on the features the actor had before its step (helper-30's review).
+    from bench.learn.seed_batch import SeedBatch
+
+    config = validate(RunConfig(env="CartPole-P", agent="gru", baseline="critic", steps=1, hidden_size=8,
+                                backend=backend))
+    fitted = []
+    learner_class = GymLearner if backend == "gym" else SeedBatch
+    real = learner_class.value_gradients
+    monkeypatch.setattr(learner_class, "value_gradients",
+                        lambda self, rollout, targets, *args: fitted.append(targets[1]) or real(self, rollout, targets, *args))
+    if backend == "gym":
+        policy = _policy(config)
+        learner, rollout = GymLearner(policy, config), _rollout()
+    else:
+        policy = _policy(config)
+        learner = SeedBatch([policy, _policy(config)], config, max_steps=10, device=torch.device("cpu"))
+        single = _rollout()
+        rollout = Rollout(obs=torch.stack([single.obs] * 2), is_init=single.is_init,
+                          actions=torch.stack([single.actions] * 2), rewards=torch.stack([single.rewards] * 2),
+                          terminated=torch.stack([single.terminated] * 2),
+                          truncated=torch.stack([single.truncated] * 2), valid=torch.stack([single.valid] * 2))
+    seeds = 1 if backend == "gym" else 2
+    rule = LearningRule(config, learner.params, torch.device("cpu"))
+    before = {n: p.clone() for n, p in learner.params.items()}
+    rule.step(learner, rollout, 0, torch.ones(seeds, dtype=torch.bool))
+    assert not torch.equal(before["agent.rnn.weight_hh_l0"], learner.params["agent.rnn.weight_hh_l0"])
+    # The features the value steps read equal the stepped actor's (seed 0; the critic's steps leave the actor alone).
+    stepped = build_policy(config, gym.spaces.Box(-1.0, 1.0, (3,)), gym.spaces.Discrete(2), time_limit=10)
+    stepped.load_state_dict({n: p[0] for n, p in learner.params.items()})
+    expected = stepped.actor_features(rollout.obs if backend == "gym" else rollout.obs[0], rollout.is_init)
+    got = fitted[0] if backend == "gym" else fitted[0][0, :expected.shape[0]]
+    assert len(fitted) == config.value_iters
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_the_policy_gradients_baseline_is_the_critic_on_the_actors_features_and_trains_neither():
+    config = validate(RunConfig(agent="gru", baseline="critic", steps=1, hidden_size=8))
+    policy, rollout = _policy(config), _rollout()
+    scale = (torch.tensor(0.5), torch.tensor(2.0))
+    terms = policy_gradient_loss(policy, rollout, config, scale=scale)
+    values = critic_values(policy, rollout, scale, policy.actor_features(rollout.obs, rollout.is_init))
+    expected = (values[:-1] * rollout.valid).sum() / rollout.valid.sum()
+    torch.testing.assert_close(terms.baseline, expected)
+    terms.total.backward()
+    assert all(p.grad is None or not p.grad.any() for p in policy.critic.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in policy.agent.parameters())
+
+
 def test_the_module_acts_with_the_parameters_the_rule_stepped():
     # The learner copies into the policy module only the tensors that changed (the critic's
     # steps update one dictionary in place): after every update, module and stack agree.

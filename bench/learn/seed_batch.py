@@ -205,12 +205,12 @@ class SeedBatch:
         features = (rollout.obs.new_zeros(self.seeds, longest + 1, rollout.obs.shape[2],
                                           self.skeleton.agent.feature_dim) if reads else None)
 
-        def shared(policy, r, s):  # vmap's outputs are tensors: the features only where the critic reads them
+        def targets_and_features(policy, r, s):  # vmap's outputs are tensors: the features only if read
             out = targets_and_moments(policy, r, self.config, s)
             return out if reads else out[:3]
 
         for index, part, steps in groups:
-            out, _ = self._vmapped(shared, index, part, [], ((scale[0][index], scale[1][index]),))
+            out, _ = self._vmapped(targets_and_features, index, part, [], ((scale[0][index], scale[1][index]),))
             targets[index, :steps] = out[0]
             mean[index], std[index] = out[1], out[2]
             if features is not None:

@@ -169,6 +169,9 @@ class LearningRule:
         """``value_iters`` Adam steps of the critic; a seed whose critic loss or gradient is not
         finite is reported in ``problems`` (its actor has stepped already: the run has diverged)."""
         assert self.scale is not None and self.critic_adam is not None
+        # The actor has stepped: a critic that reads its features is fitted on those it will be
+        # evaluated on in the next update's advantages.
+        learner.params = params
         targets, (mean, std) = learner.critic_targets(rollout, self.scale)
         # A batch whose targets are all (nearly) equal, e.g. a bandit answered perfectly, says
         # nothing about their scale: the moments stay where they were.

@@ -62,9 +62,9 @@ def probe(seed: int, fit_batches: int, refit_steps: int, lr: float, clock: bool)
     batches = [collect_episodes(trainer.envs, policy, generator, device) for _ in range(fit_batches + 1)]
     held_out, fit = batches[0], batches[1:]
     with torch.no_grad():
-        targets, _, _ = targets_and_moments(policy, held_out, config, scale)
+        targets = targets_and_moments(policy, held_out, config, scale)[0]
         steps = held_out.rewards.shape[0]
-        as_is = explained(scale[0] + scale[1] * policy.critic(held_out.obs, held_out.is_init)[:steps], targets,
+        as_is = explained(scale[0] + scale[1] * policy.value(held_out.obs, held_out.is_init)[:steps], targets,
                           held_out.valid)
         fit_targets = [targets_and_moments(policy, b, config, scale)[0] for b in fit]
     critic = copy.deepcopy(policy.critic)
