@@ -806,6 +806,17 @@ def test_the_abstract_states_a_clear_pair_once_in_words():
         "Memory: gru versus mlp, final score: better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ 0.010."]
 
 
+def test_the_abstract_names_every_pair_that_differs_in_final_score():
+    pairs = [{"x": x, "y": "gru", "verdict": "worse", "sentence": f"worse, P(X > Y) = 0.{i}00, Holm-adjusted p ≤ 0.020"}
+             for i, x in enumerate(["window", "lstm", "gru_cell"], start=1)]
+    experiment = {"title": "Memory", "aggregate": [], "improvements": pairs, "uninformative": [], "ceiling": [],
+                  "aggregate_envs": []}
+    sentences = analysis.abstract({"m": experiment})
+    assert sentences[:2] == [f"Memory: {p['x']} versus gru, final score: {p['sentence']}." for p in pairs[:2]]
+    assert sentences[2] == ("Memory: also different in final score (the ablation table gives both measures): "
+                            "gru_cell versus gru: worse, P(X > Y) = 0.300, Holm-adjusted p ≤ 0.020.")
+
+
 def _with_learning_areas(context: analysis.Context, areas: dict[str, list[float]]) -> analysis.Context:
     runs = context.runs.copy()
     runs[analysis.LEARNING_AREA] = [areas[label][seed] for label, seed in zip(runs["label"], runs["seed"])]

@@ -1234,6 +1234,10 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
             if area is not None and area["disagreement"]:  # the other measure tells a different story per task
                 sentence += f". Area under the learning curve: {area['sentence']}; {area['disagreement']}"
             sentences.append(sentence + ".")
+        if len(clear) > 2:  # named, so that a reader of the abstract alone misses no difference the table finds
+            more = "; ".join(f"{pair['x']} versus {pair['y']}: {pair['sentence']}" for pair in clear[2:])
+            sentences.append(f"{experiment['title']}: also different in final score (the ablation table gives "
+                             f"both measures): {more}.")
         # Where the final scores do not differ, the return earned on the way there may.
         faster = [p for p in experiment["improvements"] if p not in clear and p["learning_area"] is not None
                   and p["learning_area"]["verdict"] in ("better", "worse")]
