@@ -6,9 +6,11 @@ import dataclasses
 import re
 
 from bench.paper import analysis, questions
-from tests.test_analysis import CONFIG, SCORES, _fail, _with_learning_areas, make_context
+from tests.test_analysis import CONFIG, SCORES, _fail, _with_learning_areas, make_context, with_six_seeds
 
 GAUSSIAN = {**CONFIG, "experiments": {"baseline": {**CONFIG["experiments"]["baseline"], "envs": ["CartPole-v1", "GaussianTarget"]}}}
+#: Six seeds: a single-task answer's permutation test, 4 seeds against 4, cannot reach p < 2/70 (twice that after Holm).
+SIX = {**GAUSSIAN, "profiles": with_six_seeds(SCORES)[0]["profiles"]}
 
 
 def test_every_question_is_registered_with_its_text_and_runs():
@@ -25,15 +27,15 @@ def test_a_question_whose_runs_are_not_planned_is_skipped(monkeypatch):
     context = make_context()  # the baseline experiment on CartPole only: no GaussianTarget, no memory, no bandits
     names = [a["name"] for a in analysis.analyse(context, doctor=[])["questions"]]
     assert names == []
-    gaussian = make_context(config=GAUSSIAN)
+    gaussian = make_context(config=SIX, scores=with_six_seeds(SCORES)[1])
     answered = {a["name"]: a for a in analysis.analyse(gaussian, doctor=[])["questions"]}
     assert list(answered) == ["gaussian_baseline"]
     text = answered["gaussian_baseline"]["answer"]
     # Words with their numbers: the cells, and each baseline against none with its interval and its p-value,
     # Holm-adjusted over the answer's own tests (its two final-score tests here: these tables record no area).
-    assert "mlp [baseline=critic]: 430 [" in text
+    assert "mlp [baseline=critic]: 450 [" in text
     assert ("Running mean (X) versus no baseline (Y) on GaussianTarget, final reward: no clear difference, "
-            "P(X > Y) = 0.625 [") in text
+            "P(X > Y) = 0.583 [") in text
     assert "Critic (X) versus no baseline (Y) on GaussianTarget, final reward: better, P(X > Y) = 1.00 [" in text
     assert text.count("area under the learning curve (the reward earned while learning): not recorded for every run") == 2
     assert "Holm over these 2 tests." in text and "(a single test)" not in text
@@ -47,16 +49,19 @@ def test_a_question_whose_runs_are_not_planned_is_skipped(monkeypatch):
 def test_answers_tell_apart_variants_that_end_tied_by_the_area_under_their_learning_curves(monkeypatch):
     monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)
     # Every baseline ends at the same reward; the running mean earned more while learning, the critic did not.
-    ended = {label: [-0.02, -0.01, -0.015, -0.012] for label in ("mlp [baseline=none]", "mlp [baseline=running_mean]",
-                                                                   "mlp [baseline=critic]")}
-    areas = {"mlp [baseline=none]": [0.30, 0.32, 0.34, 0.36], "mlp [baseline=running_mean]": [0.80, 0.82, 0.84, 0.86],
-             "mlp [baseline=critic]": [0.31, 0.33, 0.35, 0.37]}
-    context = _with_learning_areas(make_context(config=GAUSSIAN, scores={**SCORES, **ended}), areas)
+    ended = {label: [-0.02, -0.01, -0.015, -0.012, -0.018, -0.011]
+             for label in ("mlp [baseline=none]", "mlp [baseline=running_mean]", "mlp [baseline=critic]")}
+    areas = {"mlp [baseline=none]": [0.30, 0.32, 0.34, 0.36, 0.38, 0.40],
+             "mlp [baseline=running_mean]": [0.80, 0.82, 0.84, 0.86, 0.88, 0.90],
+             "mlp [baseline=critic]": [0.31, 0.33, 0.35, 0.37, 0.39, 0.41]}
+    context = _with_learning_areas(make_context(config=SIX, scores={**with_six_seeds(SCORES)[1], **ended}), areas)
     text = {a["name"]: a for a in analysis.analyse(context, doctor=[])["questions"]}["gaussian_baseline"]["answer"]
     running, critic = text.split("Running mean (X)")[1].split("Critic (X)")
     assert "final reward: no clear difference, P(X > Y) = 0.500 [" in running
-    assert "(the reward earned while learning): better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ 0.040" in running
-    assert "(the reward earned while learning): no clear difference, P(X > Y) = 0.625 [" in critic
+    # Exact: 2 of the 924 splits of 6 against 6 are as extreme, times the answer's 4 tests (Holm).
+    assert ("(the reward earned while learning): better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p = "
+            f"{analysis.fmt(4 * 2 / 924, 2)}") in running
+    assert "(the reward earned while learning): no clear difference, P(X > Y) = 0.583 [" in critic
     assert "Holm over these 4 tests." in text
     assert "counts how soon the policy's standard deviation shrinks as well" in text  # what the area also measures
 
@@ -135,7 +140,8 @@ def test_an_answer_says_when_seeds_were_dropped_from_its_matrix(monkeypatch):
     assert "area under the learning curve (the return earned while learning): not recorded for every run" in whole
     learned = answer(_with_learning_areas(make_context(config=config, scores=scores),
                                           {"gru": [0.5, 0.6, 0.7, 0.8], "gru_reset": [0.1, 0.2, 0.6, 0.1]}))
-    assert "normalised final score: better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p ≤ " in learned
+    # Two tasks of 4 seeds against 4: 70^2 splits, all enumerated; 2 as extreme, times 2 tests (Holm).
+    assert "normalised final score: better, P(X > Y) = 1.00 [1.00, 1.00], Holm-adjusted p < 0.001" in learned
     assert ("area under the learning curve (the return earned while learning): better, P(X > Y) = 0.906 ["
             in learned and "Holm over these 2 tests." in learned)
     short = answer(_fail(make_context(config=config, scores=scores), "ContinuousCartPole-P", "gru", [3]))
@@ -148,10 +154,10 @@ def test_an_answer_says_when_its_task_has_every_variant_at_the_ceiling(monkeypat
     monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)
     # GaussianTarget (0 is perfect, random -9.05 or so): every baseline within 0.02 of the optimum, running mean
     # consistently a hair above none. P(X > Y) calls that "better"; the answer must say how little it is.
-    config = {**CONFIG, "experiments": {"baseline": {**CONFIG["experiments"]["baseline"], "envs": ["GaussianTarget"]}}}
-    scores = {"mlp [baseline=none]": [-0.020, -0.019, -0.018, -0.017],
-              "mlp [baseline=running_mean]": [-0.010, -0.009, -0.008, -0.007],
-              "mlp [baseline=critic]": [-0.012, -0.011, -0.010, -0.009]}
+    config = {**SIX, "experiments": {"baseline": {**CONFIG["experiments"]["baseline"], "envs": ["GaussianTarget"]}}}
+    scores = with_six_seeds({"mlp [baseline=none]": [-0.020, -0.019, -0.018, -0.017],
+                             "mlp [baseline=running_mean]": [-0.010, -0.009, -0.008, -0.007],
+                             "mlp [baseline=critic]": [-0.012, -0.011, -0.010, -0.009]})[1]
     context = make_context(config=config, scores=scores)
     context.runs["initial_score"] = -9.05  # the untrained policy's score, as measured (the tables' default is 10)
     result = analysis.analyse(context, doctor=[])
@@ -165,10 +171,11 @@ def test_an_answer_says_when_its_task_has_every_variant_at_the_ceiling(monkeypat
 
 def test_the_recurrent_forms_answer_says_how_many_seeds_solve_cartpole_p(monkeypatch):
     monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)
-    config = {**CONFIG, "experiments": {"memory": {"agents": ["gru_cell", "gru", "window", "lstm", "mlp"],
-                                                   "envs": ["CartPole-P"]}}}
-    scores = {"gru_cell": [480.0, 300.0, 476.0, 200.0], "gru": [400.0, 420.0, 440.0, 460.0],
-              "window": [100.0, 120.0, 140.0, 160.0], "lstm": [300.0, 320.0, 340.0, 360.0], "mlp": [20.0, 22.0, 24.0, 26.0]}
+    config = {**SIX, "experiments": {"memory": {"agents": ["gru_cell", "gru", "window", "lstm", "mlp"],
+                                                "envs": ["CartPole-P"]}}}
+    scores = {"gru_cell": [480.0, 300.0, 476.0, 200.0, 250.0, 150.0], "gru": [400.0, 420.0, 440.0, 460.0, 410.0, 430.0],
+              "window": [100.0, 120.0, 140.0, 160.0, 110.0, 130.0], "lstm": [300.0, 320.0, 340.0, 360.0, 310.0, 350.0],
+              "mlp": [20.0, 22.0, 24.0, 26.0, 21.0, 23.0]}
 
     def answer(scores: dict[str, list[float]]) -> str:
         result = analysis.analyse(make_context(config=config, scores=scores), doctor=[])
@@ -177,16 +184,16 @@ def test_the_recurrent_forms_answer_says_how_many_seeds_solve_cartpole_p(monkeyp
     text = answer(scores)
     assert "lstm: 330 [" in text  # every memory variant of the experiment, not only the three forms asked about
     assert ("No variant reaches 475 (gymnasium's reward threshold) on more than half of its seeds at this budget "
-            "(seeds at or above: gru_cell 2 of 4, gru 0 of 4, window 0 of 4, lstm 0 of 4, mlp 0 of 4).") in text
+            "(seeds at or above: gru_cell 2 of 6, gru 0 of 6, window 0 of 6, lstm 0 of 6, mlp 0 of 6).") in text
     assert "Return earned while learning" not in text  # these tables record no area under the learning curve
-    areas = {"gru_cell": [0.50, 0.52, 0.54, 0.56], "gru": [0.50, 0.51, 0.53, 0.55], "window": [0.10, 0.12, 0.14, 0.16],
-             "lstm": [0.3] * 4, "mlp": [0.01] * 4}
+    areas = {"gru_cell": [0.50, 0.52, 0.54, 0.56, 0.58, 0.60], "gru": [0.50, 0.51, 0.53, 0.55, 0.57, 0.59],
+             "window": [0.10, 0.12, 0.14, 0.16, 0.18, 0.20], "lstm": [0.3] * 6, "mlp": [0.01] * 6}
     result = analysis.analyse(_with_learning_areas(make_context(config=config, scores=scores), areas), doctor=[])
     fast = {a["name"]: a for a in result["questions"]}["recurrent_forms"]["answer"].split("Return earned while learning")[1]
-    assert "gru_cell: no clear difference, P(X > Y) = 0.594 [" in fast
-    assert "window: worse, P(X > Y) = 0 [0, 0], Holm-adjusted p ≤ " in fast
+    assert "gru_cell: no clear difference, P(X > Y) = 0.569 [" in fast
+    assert f"window: worse, P(X > Y) = 0 [0, 0], Holm-adjusted p = {analysis.fmt(2 * 2 / 924, 2)}" in fast
     assert "Holm over these 2 tests, a family of their own apart from the ablation table's." in fast
     assert "lstm" not in fast  # the forms the question names
-    text = answer({**scores, "gru": [480.0, 490.0, 500.0, 300.0]})
-    assert ("Seeds that end at or above 475 (gymnasium's reward threshold): gru_cell 2 of 4, gru 3 of 4," in text
+    text = answer({**scores, "gru": [480.0, 490.0, 500.0, 300.0, 476.0, 200.0]})
+    assert ("Seeds that end at or above 475 (gymnasium's reward threshold): gru_cell 2 of 6, gru 4 of 6," in text
             and "No variant" not in text)

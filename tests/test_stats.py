@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats as scipy_stats
 import pytest
 
 from bench.paper import stats
@@ -108,7 +109,14 @@ def test_bootstrap_p_value_by_hand():
 def test_difference_test_separates_and_ties():
     apart = stats.bootstrap_difference(np.array([400.0, 420, 440, 460]), np.array([20.0, 22, 24, 26]), stats.iqm,
                                        999, np.random.default_rng(0))
-    assert apart.estimate == pytest.approx(430 - 23) and apart.low > 0 and apart.p_value < 0.01
+    # Four seeds against four on one task: 70 splits, each side's extreme reached by two (the IQM ignores the
+    # runs it trims, so swapping them changes nothing): exactly 4 / 70, not a bound; scipy agrees.
+    assert apart.estimate == pytest.approx(430 - 23) and apart.low > 0
+    assert apart.p_value == pytest.approx(4 / 70) and not apart.p_at_floor
+    reference = scipy_stats.permutation_test(([400.0, 420, 440, 460], [20.0, 22, 24, 26]),
+                                             lambda a, b: stats.iqm(a) - stats.iqm(b),
+                                             permutation_type="independent", n_resamples=np.inf).pvalue
+    assert apart.p_value == pytest.approx(reference) and stats.smallest_p(4, 4, 1, stats.iqm) == pytest.approx(4 / 70)
     # Interleaved samples: no difference can be claimed.
     close = stats.bootstrap_difference(np.array([20.0, 22, 24, 26]), np.array([21.0, 23, 25, 27]), stats.iqm,
                                        999, np.random.default_rng(0))
@@ -120,13 +128,37 @@ def test_difference_test_separates_and_ties():
 def test_probability_of_improvement_test_gives_a_p_value():
     better = stats.probability_of_improvement_test(np.array([5.0, 6, 7, 8, 9]), np.array([0.0, 1, 2, 3, 4]), 999,
                                                    np.random.default_rng(0))
-    assert better.estimate == 1.0 and better.p_value < 0.01
+    # Five seeds against five on one task: the exact floor 2 / C(10, 5), not the bootstrap's 2 / 1000.
+    assert better.estimate == 1.0 and better.p_value == pytest.approx(2 / 252) and not better.p_at_floor
     tied = stats.probability_of_improvement_test(np.array([0.0, 2, 4, 6]), np.array([1.0, 3, 5, 7]), 999,
                                                  np.random.default_rng(0))
-    assert tied.low < 0.5 < tied.high and tied.p_value > 0.05
-    # Every replicate is above 0.5: p is at the smallest value 999 replicates can give, and says so.
-    assert better.p_at_floor and better.p_value == pytest.approx(2 / 1000) and not tied.p_at_floor
-    assert stats.with_holm([better, tied])[0].p_at_floor
+    assert tied.low < 0.5 < tied.high and tied.p_value > 0.05 and not tied.p_at_floor
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_one_tasks_permutation_p_is_the_exact_mann_whitney_test(seed):
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(5, 1)).round(1), rng.normal(0.8, size=(6, 1)).round(1)  # ties included
+    test = stats.probability_of_improvement_test(x, y, 200, np.random.default_rng(0))
+    if len(np.unique(np.concatenate([x, y]))) == 11:  # scipy's exact method assumes no ties
+        expected = scipy_stats.mannwhitneyu(x[:, 0], y[:, 0], method="exact").pvalue
+    else:
+        expected = scipy_stats.permutation_test((x[:, 0], y[:, 0]), lambda a, b: scipy_stats.mannwhitneyu(a, b).statistic,
+                                                permutation_type="independent", n_resamples=np.inf).pvalue
+    assert test.p_value == pytest.approx(expected)
+
+
+def test_many_tasks_draw_their_splits_and_a_p_beyond_them_is_a_bound():
+    # Three tasks of 5 against 5: 252^3 splits, more than PERMUTATIONS, so they are drawn; none is as
+    # extreme as complete separation on every task, so p is the Monte-Carlo floor, 2 / (B + 1), and a bound.
+    x, y = np.tile(np.arange(5.0, 10.0)[:, None], (1, 3)), np.tile(np.arange(5.0)[:, None], (1, 3))
+    test = stats.probability_of_improvement_test(x, y, 200, np.random.default_rng(0))
+    assert test.p_value == pytest.approx(2 / (stats.PERMUTATIONS + 1)) and test.p_at_floor
+    assert stats.with_holm([test, test])[0].p_at_floor
+    assert stats.smallest_p(5, 5, 1) == pytest.approx(2 / 252) and stats.smallest_p(5, 5, 3) == test.p_value
+    # A failed run's NaN supports no claim.
+    assert stats.probability_of_improvement_test(np.array([[np.nan], [1.0]]), np.array([[0.0], [0.5]]), 50,
+                                                 np.random.default_rng(0)).p_value == 1.0
 
 
 def test_censored_median_needs_more_than_half_solved():

@@ -63,9 +63,10 @@ SMOOTHING_UPDATES = 3
 PROFILE_THRESHOLDS = np.linspace(-0.25, 1.25, 61)
 #: below these a run is a smoke or quick run whose numbers are not evidence
 EVIDENCE_SEEDS = 5
-#: Fewest seeds per cell for a verdict from a bootstrap test. Below it a bootstrap p-value is
-#: not calibrated: under a true null the IQM-difference test rejects at alpha = 0.05 in 19 % of
-#: 3-seed comparisons and 6 % at 5 seeds (a simulation of the review of session 6; 4.5 % at 10).
+#: Fewest seeds per cell for a verdict. The p-values are permutation tests, exact at any size, but the
+#: bootstrap intervals beside them are not calibrated below it (with bootstrap p-values, a true null was
+#: rejected at alpha = 0.05 in 19 % of 3-seed comparisons and 6 % at 5 seeds: the review of session 6),
+#: and one task's permutation p cannot fall below 2/C(2n, n) (0.10 at 3 seeds).
 MIN_TEST_SEEDS = 5
 #: A row is at the ceiling when every variant's 95 % interval lies at or above this normalised score
 #: (0 = random policy, 1 = target). 0.95 is a solved task by the task's own bar: gymnasium calls
@@ -105,27 +106,28 @@ def poi_replicates(plan: Plan) -> int:
     return min(plan.bootstrap_replicates, POI_REPLICATES)
 
 
-def resolution_note(comparisons: int, replicates: int, cap: int | None = None) -> str:
-    """Empty, or why a Holm family of ``comparisons`` bootstrap tests of ``replicates`` replicates each
-    cannot reject anything: a bootstrap p-value is at least ``2 / (B + 1)`` (``stats.bootstrap_p_value``),
-    so the smallest Holm-adjusted p is ``comparisons * 2 / (B + 1)``, and at ``ALPHA`` or above no
-    verdict can be "better" however far apart the scores are. ``cap``: the most replicates these tests
-    ever draw (``POI_REPLICATES`` for P(X > Y)), past which only fewer comparisons help."""
-    smallest = comparisons * 2 / (replicates + 1)
+def resolution_note(comparisons: int, floor: float) -> str:
+    """Empty, or why a Holm family of ``comparisons`` permutation tests cannot reject anything: with the
+    seeds it has, a test's p-value is at least ``floor`` (``stats.smallest_p``: every run of one variant
+    above every run of the other), so the smallest Holm-adjusted p is ``comparisons * floor``, and at
+    ``ALPHA`` or above no verdict can be "better" however far apart the scores are."""
+    smallest = comparisons * floor
     if not comparisons or smallest < ALPHA:
         return ""
-    return (f"With {replicates:,} bootstrap replicates a p-value is at least 2/(B + 1) = {fmt(2 / (replicates + 1), 2)}, "
-            f"so after Holm over {comparisons} comparisons none can fall below {fmt(smallest, 2)} ≥ α = {ALPHA:g}: "
-            "these tests cannot find any difference. "
-            + ("Compare fewer pairs (these tests draw at most this many replicates)." if cap is not None and replicates >= cap
-               else "Raise bootstrap_replicates in the configuration."))
+    return (f"With these seeds a permutation p-value is at least {fmt(floor, 2)} (every run of one variant above "
+            f"every run of the other), so after Holm over {comparisons} comparisons none can fall below "
+            f"{fmt(min(smallest, 1.0), 2)} ≥ α = {ALPHA:g}: these tests cannot find any difference. More seeds per "
+            "cell, or fewer comparisons, would.")
 
 
 def bootstrap_text(plan: Plan) -> str:
-    """How many replicates each kind of interval draws, as the report's setup states it."""
-    return (f"{plan.bootstrap_replicates:,} replicates for the intervals and tests of the tables and aggregates, "
-            f"{poi_replicates(plan):,} for the P(X > Y) tests (so their smallest p is {fmt(2 / (poi_replicates(plan) + 1), 2)}), "
-            f"{PROFILE_REPLICATES} for the performance profiles' bands and {CURVE_REPLICATES} for the learning curves' bands")
+    """How many replicates each kind of interval draws, and where the p-values come from, as the setup states it."""
+    return (f"{plan.bootstrap_replicates:,} replicates for the intervals of the tables and aggregates, "
+            f"{poi_replicates(plan):,} for the P(X > Y) intervals, "
+            f"{PROFILE_REPLICATES} for the performance profiles' bands and {CURVE_REPLICATES} for the learning curves' "
+            f"bands. The p-values come from stratified permutation tests (within each task the two variants' runs "
+            f"exchanged): every split when there are at most {stats.PERMUTATIONS:,}, else {stats.PERMUTATIONS:,} "
+            "drawn; on one task the P(X > Y) test is then the exact Mann-Whitney test")
 
 
 def finished(runs: pd.DataFrame) -> pd.DataFrame:
@@ -306,7 +308,8 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
         for cell in row["cells"]:
             cell.pop("scores", None)
     return {"labels": labels, "rows": rows, "comparisons": len(family), **seed_count_texts(rows),
-            "resolution_note": resolution_note(len(family), ctx.plan.bootstrap_replicates)}
+            "resolution_note": resolution_note(len(family), min(
+                (stats.smallest_p(top["n"], other["n"], 1, stats.iqm) for top, other, _ in family), default=1.0))}
 
 
 def at_ceiling(env: str, cells: list[dict[str, Any]]) -> bool:
@@ -523,7 +526,7 @@ def learning_areas(runs: pd.DataFrame, options: dict[str, dict[str, Any]], x: st
 def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
                  table: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Probability of improvement P(x > y) per pair on normalised final scores and, under ``learning_area``,
-    on the normalised area under the learning curve, each with a bootstrap p-value of P = 0.5.
+    on the normalised area under the learning curve, each with a permutation p-value of P = 0.5.
 
     Every test of the experiment, both measures, is one Holm family, so a claim on either keeps the
     experiment's error rate. A pair gets no area test (``learning_area`` None, ``learning_area_note``
@@ -923,8 +926,9 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
         "ceiling": ceiling, "ceiling_note": ceiling_note,
         "aggregate_envs": aggregate_envs, "task_scores": task_scores(table, aggregate_envs),
         "aggregate": aggregate, "leader": leader_test(ctx, name, aggregate, aggregate_envs), "improvements": pairs,
-        "improvements_note": resolution_note(sum(1 + (p["learning_area"] is not None) for p in pairs),
-                                             poi_replicates(ctx.plan), cap=POI_REPLICATES),
+        "improvements_note": resolution_note(sum(1 + (p["learning_area"] is not None) for p in pairs), min(
+            (stats.smallest_p(p["n_x"], p["n_y"], max(1, len(aggregate_envs))) for p in pairs
+             if p.get("n_x") and p.get("n_y")), default=1.0)),
         "learning_area_compared": sum(p["learning_area"] is not None for p in pairs),
         "seed_drops": experiment_seed_drops(ctx, name, uninformative),
     }

@@ -40,8 +40,8 @@ def _round_up(value: float, digits: int) -> float:
 
 
 def p_statement(test: stats.Test, adjusted: bool = True) -> str:
-    """``Holm-adjusted p = 0.031`` (or ``p = ...``, unadjusted); ``p ≤ 0.0020`` where no bootstrap
-    replicate fell on the null's side: the replicates resolve p no finer than ``2 / (B + 1)``."""
+    """``Holm-adjusted p = 0.031`` (or ``p = ...``, unadjusted); ``p ≤ 0.0020`` where the p-value is a bound
+    (``Test.p_at_floor``: no drawn split reached the observed value)."""
     name, value = ("Holm-adjusted p", test.adjusted_p) if adjusted else ("p", test.p_value)
     if test.p_at_floor and value >= 0.001:
         return f"{name} ≤ {fmt(_round_up(value, 2), 2)}"  # a bound: rounded up, never below the floor
