@@ -99,20 +99,13 @@ def test_holm_by_hand():
     assert stats.holm([]) == []
 
 
-def test_bootstrap_p_value_by_hand():
-    # 9 replicates, all above the null: (0 + 1) / 10 per tail, doubled.
-    assert stats.bootstrap_p_value(np.arange(1.0, 10.0), 0.0) == pytest.approx(0.2)
-    # Symmetric around the null: p = 1.
-    assert stats.bootstrap_p_value(np.array([-1.0, 0.0, 1.0]), 0.0) == 1.0
-
-
 def test_difference_test_separates_and_ties():
     apart = stats.bootstrap_difference(np.array([400.0, 420, 440, 460]), np.array([20.0, 22, 24, 26]), stats.iqm,
                                        999, np.random.default_rng(0))
     # Four seeds against four on one task: 70 splits, each side's extreme reached by two (the IQM ignores the
     # runs it trims, so swapping them changes nothing): exactly 4 / 70, not a bound; scipy agrees.
     assert apart.estimate == pytest.approx(430 - 23) and apart.low > 0
-    assert apart.p_value == pytest.approx(4 / 70) and not apart.p_at_floor
+    assert apart.p_value == pytest.approx(4 / 70)
     reference = scipy_stats.permutation_test(([400.0, 420, 440, 460], [20.0, 22, 24, 26]),
                                              lambda a, b: stats.iqm(a) - stats.iqm(b),
                                              permutation_type="independent", n_resamples=np.inf).pvalue
@@ -129,10 +122,10 @@ def test_probability_of_improvement_test_gives_a_p_value():
     better = stats.probability_of_improvement_test(np.array([5.0, 6, 7, 8, 9]), np.array([0.0, 1, 2, 3, 4]), 999,
                                                    np.random.default_rng(0))
     # Five seeds against five on one task: the exact floor 2 / C(10, 5), not the bootstrap's 2 / 1000.
-    assert better.estimate == 1.0 and better.p_value == pytest.approx(2 / 252) and not better.p_at_floor
+    assert better.estimate == 1.0 and better.p_value == pytest.approx(2 / 252)
     tied = stats.probability_of_improvement_test(np.array([0.0, 2, 4, 6]), np.array([1.0, 3, 5, 7]), 999,
                                                  np.random.default_rng(0))
-    assert tied.low < 0.5 < tied.high and tied.p_value > 0.05 and not tied.p_at_floor
+    assert tied.low < 0.5 < tied.high and tied.p_value > 0.05
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -148,13 +141,12 @@ def test_one_tasks_permutation_p_is_the_exact_mann_whitney_test(seed):
     assert test.p_value == pytest.approx(expected)
 
 
-def test_many_tasks_draw_their_splits_and_a_p_beyond_them_is_a_bound():
+def test_many_tasks_draw_their_splits():
     # Three tasks of 5 against 5: 252^3 splits, more than PERMUTATIONS, so they are drawn; none is as
-    # extreme as complete separation on every task, so p is the Monte-Carlo floor, 2 / (B + 1), and a bound.
+    # extreme as complete separation on every task, so p is the Monte-Carlo floor, 2 / (B + 1).
     x, y = np.tile(np.arange(5.0, 10.0)[:, None], (1, 3)), np.tile(np.arange(5.0)[:, None], (1, 3))
     test = stats.probability_of_improvement_test(x, y, 200, np.random.default_rng(0))
-    assert test.p_value == pytest.approx(2 / (stats.PERMUTATIONS + 1)) and test.p_at_floor
-    assert stats.with_holm([test, test])[0].p_at_floor
+    assert test.p_value == pytest.approx(2 / (stats.PERMUTATIONS + 1))
     assert stats.smallest_p(5, 5, 1) == pytest.approx(2 / 252) and stats.smallest_p(5, 5, 3) == test.p_value
     # A failed run's NaN supports no claim.
     assert stats.probability_of_improvement_test(np.array([[np.nan], [1.0]]), np.array([[0.0], [0.5]]), 50,
@@ -175,13 +167,40 @@ def test_holm_keeps_adjusted_p_values_monotone():
     np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
 
 
-def test_a_bootstrap_p_value_is_two_sided_and_counts_both_tails():
-    replicates = np.array([-1.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0])
-    # One replicate at or below the null of 0: 2 * (1 + 1) / (10 + 1).
-    assert stats.bootstrap_p_value(replicates, 0.0) == pytest.approx(4 / 11)
-    assert stats.bootstrap_p_value(-replicates, 0.0) == pytest.approx(4 / 11)
+def test_two_tasks_enumerate_every_split_of_each():
+    # 3 seeds against 3 on two tasks: 20^2 = 400 splits, all enumerated, against an enumeration written out here.
+    x = np.array([[3.0, 1.0], [5.0, 4.0], [6.0, 2.5]])
+    y = np.array([[1.0, 0.5], [2.0, 3.0], [4.0, 0.0]])
+    poi = stats.probability_of_improvement_test(x, y, 50, np.random.default_rng(0))
+    expected = _stratified_enumeration(x, y, stats.probability_of_improvement)
+    assert poi.p_value == pytest.approx(expected)
+    difference = stats.bootstrap_difference(x, y, stats.iqm, 50, np.random.default_rng(0))
+    assert difference.p_value == pytest.approx(_stratified_enumeration(x, y, lambda a, b: stats.iqm(a) - stats.iqm(b)))
 
 
-def test_a_bootstrap_p_value_of_replicates_that_are_not_numbers_claims_nothing():
-    assert stats.bootstrap_p_value(np.array([np.nan] * 10), 0.0) == 1.0
-    assert stats.bootstrap_p_value(np.array([1.0, 2.0, np.inf]), 0.0) == 1.0
+def test_drawn_splits_estimate_the_exact_p():
+    # Two tasks of 5 against 5 (63,504 splits, so 5,000 are drawn): within a few standard errors of the exact p.
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(0.3, size=(5, 2)), rng.normal(size=(5, 2))
+    exact = _stratified_enumeration(x, y, stats.probability_of_improvement)
+    drawn = stats.probability_of_improvement_test(x, y, 50, np.random.default_rng(0)).p_value
+    # The drawn p's standard error is about 2 sqrt(s (1 - s) / 5000) < 0.015 for a one-sided share s: 3 of them.
+    assert 0.1 < exact < 0.9 and abs(drawn - exact) < 0.045
+    # Many seeds: the splits are counted before any is listed (C(40, 20) would not fit in memory).
+    assert stats.smallest_p(20, 20, 1) == pytest.approx(2 / (stats.PERMUTATIONS + 1))
+
+
+def _stratified_enumeration(x: np.ndarray, y: np.ndarray, statistic) -> float:
+    """The two-sided p of ``statistic`` over every within-task split, written out independently of ``stats``."""
+    import itertools
+
+    n, pooled = len(x), np.concatenate([x, y])
+    per_task = [list(itertools.combinations(range(len(pooled)), n)) for _ in range(x.shape[1])]
+    values = []
+    for choice in itertools.product(*per_task):
+        a = np.column_stack([pooled[list(c), t] for t, c in enumerate(choice)])
+        b = np.column_stack([np.delete(pooled[:, t], list(c)) for t, c in enumerate(choice)])
+        values.append(statistic(a, b))
+    values, observed = np.array(values), statistic(x, y)
+    share = min((values >= observed - 1e-9).mean(), (values <= observed + 1e-9).mean())
+    return min(1.0, 2 * share)

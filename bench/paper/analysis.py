@@ -10,9 +10,9 @@ The rules that keep a claim honest (Agarwal et al. 2021; Holm 1979):
 - a result cell whose 95 % CI does not clear the environment's floor (the
   untrained policy's score) is marked "no learning" ("below the untrained
   policy" when the whole CI is under it);
-- "best" and "tied" come from stratified-bootstrap tests of the IQM difference
-  between the top variant and each other one, Holm-adjusted over the experiment's
-  table; "best" is named only when it beats every other variant, the runner-up included;
+- "best" and "tied" come from stratified permutation tests of the IQM difference
+  between the top variant and each other one (intervals from the stratified
+  bootstrap), Holm-adjusted over the experiment's table; "best" is named only when it beats every other variant, the runner-up included;
 - an environment where no variant clears the floor is uninformative at this budget
   and left out of the experiment's aggregate and its probabilities of improvement;
 - an environment where every variant's interval lies at the ceiling (normalised >= ``CEILING``)
@@ -101,7 +101,7 @@ class Context:
 
 
 def poi_replicates(plan: Plan) -> int:
-    """Bootstrap replicates of a P(X > Y) test: the config's, at most ``POI_REPLICATES`` (each
+    """Bootstrap replicates of a P(X > Y) interval: the config's, at most ``POI_REPLICATES`` (each
     replicate recomputes every pairwise comparison of the runs)."""
     return min(plan.bootstrap_replicates, POI_REPLICATES)
 
@@ -271,7 +271,7 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
     """Environment rows x variant columns: IQM of the final score [95 % CI].
 
     Best and tied come from tests of the IQM difference between each row's top variant
-    and every other one (stratified bootstrap), Holm-adjusted over the whole table.
+    and every other one (stratified permutation p, bootstrap interval), Holm-adjusted over the whole table.
     A row where no cell clears the floor is ``uninformative``; a row where every cell's interval is at
     the ceiling (:func:`at_ceiling`) is ``ceiling``, with ``ceiling_note`` saying so and no best named.
     """
@@ -874,7 +874,7 @@ def experiments_that_ran(ctx: Context) -> list[str]:
 
 def leader_test(ctx: Context, name: str, aggregate: list[dict[str, Any]], env_ids: list[str]) -> dict[str, Any] | None:
     """The aggregate's top variant against its runner-up: the IQM difference of their normalised scores
-    over ``env_ids`` with a stratified-bootstrap CI and p-value (null: no difference), so the abstract
+    over ``env_ids`` with a stratified-bootstrap CI and a stratified permutation p-value, so the abstract
     ranks them from a test, not from a point estimate or overlapping intervals.
 
     One test, unadjusted; the top two are picked from the data first, which makes its error rate
@@ -1077,7 +1077,8 @@ def introduction(ctx: Context, ran: list[str]) -> str:
     return (f"We train policy-gradient agents ({rule}) that differ in one design choice at a time and report "
             f"{len(titles)} experiment{'s' if len(titles) > 1 else ''} ({listed}), with {seeds}. "
             "Scores are interquartile means (IQM) with 95 % stratified-bootstrap confidence intervals over seeds; "
-            + ("differences are tested with the bootstrap and Holm-adjusted within each experiment (the abstract's "
+            + ("differences are tested with stratified permutation tests and Holm-adjusted within each experiment "
+               "(the abstract's "
                "test of the top two variants excepted, whose p is unadjusted). Ablation pairs are compared on the final "
                "score and on the area under the learning curve, the return a run earned while learning (its training "
                "return, of sampled actions, averaged over the budget)."

@@ -33,18 +33,9 @@ def p_text(p_value: float) -> str:
     return "< 0.001" if p_value < 0.001 else fmt(p_value, 2)
 
 
-def _round_up(value: float, digits: int) -> float:
-    """``value`` rounded up to ``digits`` significant digits (0.01325 -> 0.014)."""
-    scale = 10 ** (digits - 1 - math.floor(math.log10(abs(value))))
-    return math.ceil(round(value * scale, 9)) / scale
-
-
 def p_statement(test: stats.Test, adjusted: bool = True) -> str:
-    """``Holm-adjusted p = 0.031`` (or ``p = ...``, unadjusted); ``p ≤ 0.0020`` where the p-value is a bound
-    (``Test.p_at_floor``: no drawn split reached the observed value)."""
+    """``Holm-adjusted p = 0.031`` (or ``p = ...``, unadjusted), ``... p < 0.001`` below that."""
     name, value = ("Holm-adjusted p", test.adjusted_p) if adjusted else ("p", test.p_value)
-    if test.p_at_floor and value >= 0.001:
-        return f"{name} ≤ {fmt(_round_up(value, 2), 2)}"  # a bound: rounded up, never below the floor
     return f"{name} {'<' if value < 0.001 else '='} {p_text(value).removeprefix('< ')}"
 
 
