@@ -197,3 +197,22 @@ def test_the_recurrent_forms_answer_says_how_many_seeds_solve_cartpole_p(monkeyp
     text = answer({**scores, "gru": [480.0, 490.0, 500.0, 300.0, 476.0, 200.0]})
     assert ("Seeds that end at or above 475 (gymnasium's reward threshold): gru_cell 2 of 6, gru 4 of 6," in text
             and "No variant" not in text)
+
+
+def test_the_recurrent_forms_answer_says_when_its_table_cannot_separate_anything():
+    # Five seeds, five variants on one task: 4 comparisons x 4/252 >= 0.05, so even mlp's 20s against gru's 400s
+    # "cannot be separated"; the answer must say that this is the table's resolution, not the data's verdict.
+    config = {**CONFIG, "profiles": {"tiny": {**CONFIG["profiles"]["tiny"], "seeds": 5}},
+              "experiments": {"memory": {"agents": ["gru_cell", "gru", "window", "lstm", "mlp"], "envs": ["CartPole-P"]}}}
+    scores = {"gru_cell": [300.0, 320.0, 340.0, 360.0, 380.0], "gru": [400.0, 420.0, 440.0, 460.0, 480.0],
+              "window": [100.0, 120.0, 140.0, 160.0, 180.0], "lstm": [200.0, 220.0, 240.0, 260.0, 280.0],
+              "mlp": [20.0, 22.0, 24.0, 26.0, 28.0]}
+    result = analysis.analyse(make_context(config=config, scores=scores), doctor=[])
+    text = {a["name"]: a["answer"] for a in result["questions"]}["recurrent_forms"]
+    assert "Across all memory variants: cannot be separated: gru, gru_cell, lstm, window, mlp" in text
+    assert ("That table cannot separate any variant at these seeds: With these seeds a permutation p-value is at "
+            "least 0.016") in text
+    six_config, six_scores = with_six_seeds(scores)
+    six = analysis.analyse(make_context(config={**config, "profiles": six_config["profiles"]}, scores=six_scores),
+                           doctor=[])
+    assert "That table cannot" not in {a["name"]: a["answer"] for a in six["questions"]}["recurrent_forms"]

@@ -29,7 +29,14 @@ def answer(ctx: "QuestionContext") -> str | None:
     parts = [f"{name}: {cells[name]['text']}" for name in names]
     row = next(r for r in ctx.experiments["memory"]["table"]["rows"] if r["env"] == ENV)
     return (f"Final score on {ENV} (IQM [95 % CI]): " + "; ".join(parts) + ". " + _solved(ctx, names)
-            + f" Across all memory variants: {row['verdict']}." + _return_while_learning(ctx, names) + _speed(ctx))
+            + f" Across all memory variants: {row['verdict']}." + _unresolved(ctx) + _return_while_learning(ctx, names)
+            + _speed(ctx))
+
+
+def _unresolved(ctx: "QuestionContext") -> str:
+    """Why the table's verdict may separate nothing: its family cannot reject at these seeds (its note)."""
+    note = ctx.experiments["memory"]["table"]["resolution_note"]
+    return f" That table cannot separate any variant at these seeds: {note}" if note else ""
 
 
 def _return_while_learning(ctx: "QuestionContext", names: list[str]) -> str:
