@@ -53,7 +53,7 @@ class RunConfig:
                                "at truncation (critic baseline only; docs/evidence.md, session 12)")
     critic_memory: str = _field("actor", "what the critic remembers: 'actor' = an MLP over the observation and, for an "
                                 "agent with memory, the actor's features (detached: one forward pass per update, as "
-                                "sb3-contrib's shared_lstm); 'own' = a second torso of the agent's variant with its own "
+                                "sb3-contrib's shared_lstm, with the observation as well); 'own' = a second torso of the agent's variant with its own "
                                 "memory, fitted through time on every value step (critic baseline only)",
                                 choices=CRITIC_MEMORIES)
     baseline_rate: float = _field(0.05, "update rate of the running-mean baseline, in (0, 1]")

@@ -36,7 +36,7 @@ class Critic(nn.Module):
       actor has memory, the actor's features of the same step, detached. The critic then
       remembers what the actor remembers, its value steps run no recurrence (the features are
       computed once per update), and the critic's loss never reaches the actor
-      (sb3-contrib's RecurrentPPO with ``shared_lstm``: the value reads the LSTM's output
+      (as sb3-contrib's RecurrentPPO with ``shared_lstm``, whose value reads the LSTM's output
       without backpropagating into it). For a memoryless actor it is the MLP alone.
     - ``critic_memory="own"``: a second torso of the agent's variant, with its own memory,
       fitted through time on every value step.

@@ -63,10 +63,9 @@ SMOOTHING_UPDATES = 3
 PROFILE_THRESHOLDS = np.linspace(-0.25, 1.25, 61)
 #: below these a run is a smoke or quick run whose numbers are not evidence
 EVIDENCE_SEEDS = 5
-#: Fewest seeds per cell for a verdict. The p-values are permutation tests, exact at any size, but the
-#: bootstrap intervals beside them are not calibrated below it (with bootstrap p-values, a true null was
-#: rejected at alpha = 0.05 in 19 % of 3-seed comparisons and 6 % at 5 seeds: the review of session 6),
-#: and one task's permutation p cannot fall below 2/C(2n, n) (0.10 at 3 seeds).
+#: Fewest seeds per cell for a verdict. The p-values are permutation tests, valid at any size, but one
+#: task's cannot fall below 2/C(2n, n) (0.10 at 3 seeds, 0.029 at 4: nothing survives a family), and the
+#: bootstrap intervals beside them are not calibrated below it (session 6's review).
 MIN_TEST_SEEDS = 5
 #: A row is at the ceiling when every variant's 95 % interval lies at or above this normalised score
 #: (0 = random policy, 1 = target). 0.95 is a solved task by the task's own bar: gymnasium calls
@@ -308,8 +307,10 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
         for cell in row["cells"]:
             cell.pop("scores", None)
     return {"labels": labels, "rows": rows, "comparisons": len(family), **seed_count_texts(rows),
+            # Only where a verdict is given at all: under MIN_TEST_SEEDS the rows say "too few seeds" already.
             "resolution_note": resolution_note(len(family), min(
-                (stats.smallest_p(top["n"], other["n"], 1, stats.iqm) for top, other, _ in family), default=1.0))}
+                (stats.smallest_p(top["n"], other["n"], 1, stats.iqm) for top, other, _ in family
+                 if min(top["n"], other["n"]) >= MIN_TEST_SEEDS), default=0.0))}
 
 
 def at_ceiling(env: str, cells: list[dict[str, Any]]) -> bool:
@@ -928,7 +929,7 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
         "aggregate": aggregate, "leader": leader_test(ctx, name, aggregate, aggregate_envs), "improvements": pairs,
         "improvements_note": resolution_note(sum(1 + (p["learning_area"] is not None) for p in pairs), min(
             (stats.smallest_p(p["n_x"], p["n_y"], max(1, len(aggregate_envs))) for p in pairs
-             if p.get("n_x") and p.get("n_y")), default=1.0)),
+             if min(p.get("n_x") or 0, p.get("n_y") or 0) >= MIN_TEST_SEEDS), default=0.0)),
         "learning_area_compared": sum(p["learning_area"] is not None for p in pairs),
         "seed_drops": experiment_seed_drops(ctx, name, uninformative),
     }

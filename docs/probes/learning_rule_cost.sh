@@ -19,7 +19,8 @@ for round in $(seq "$rounds"); do for steps in 150000 30000; do for agent in mlp
     [ $steps = 30000 ] && extra+=(--eval-episodes 1)
     run=$out/$setup/$agent/$steps/r$round
     (cd "$tree" && OMP_NUM_THREADS=1 PYTHONPATH=$tree $py -m bench run --env CartPole-v1 --agent $agent --seed 0 \
-       --steps $steps "${extra[@]}" --quiet --out "$run" > /dev/null 2>&1)
+       --steps $steps ${extra[@]+"${extra[@]}"} --quiet --out "$run" > /dev/null) \
+      || { echo "failed: $setup $agent $steps round $round (see above)" >&2; exit 1; }
   done; done; done; done
 $py - "$out" <<'PY'
 import json, pathlib, statistics, sys
