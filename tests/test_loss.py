@@ -10,7 +10,8 @@ import torch
 
 import agents
 from bench.learn.config import RunConfig, validate
-from bench.learn.loss import PolicyTerms, column_chunks, policy_gradient_loss, value_loss
+from bench.learn.loss import (PolicyTerms, column_chunks, critic_rows, policy_gradient_loss, value_loss,
+                              value_loss_of_rows)
 from bench.learn.policy import build_policy
 from bench.learn.rollout import Rollout
 
@@ -139,3 +140,37 @@ def test_a_split_training_update_shares_one_computation_of_the_moments(monkeypat
     assert set(split_grads) == {n for n, _ in policy.named_parameters() if not n.startswith("critic.")}
     for name in whole_grads:
         torch.testing.assert_close(split_grads[name], whole_grads[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.parametrize("agent, settings", [("mlp", {}), ("mlp", {"critic_time": True}), ("gru", {}),
+                                             ("window", {"critic_time": True})])
+def test_the_valid_rows_of_a_memoryless_critic_give_the_padded_loss_and_its_gradients(agent, settings):
+    # Single runs fit a memoryless critic on its valid rows only: the padded rows value_loss masks out
+    # must change nothing but the rounding (the clock is the row's step, read before the rows are taken).
+    config = validate(RunConfig(agent=agent, baseline="critic", hidden_size=8, **settings))
+    policy, rollout = _policy(agent, config), _rollout(9, 6)
+    scale = (torch.tensor(0.5), torch.tensor(2.0))
+    targets = torch.randn(9, 6, generator=torch.Generator().manual_seed(1))
+    features = policy.actor_features(rollout.obs, rollout.is_init)
+    rows = critic_rows(policy, rollout, targets, features)
+    assert rows is not None and rows[0].shape[0] == int(rollout.valid.sum()) == rows[1].shape[0]
+    critic = [p for p in policy.critic.parameters()]
+    padded = value_loss(policy, rollout, config, scale, None, targets, features)
+    compact = value_loss_of_rows(policy, *rows, scale)
+    torch.testing.assert_close(compact, padded)
+    for a, b in zip(torch.autograd.grad(compact, critic), torch.autograd.grad(padded, critic)):
+        torch.testing.assert_close(a, b)
+    # A padded row's input, if it were read, would change the loss: the rows left out are exactly those.
+    padding = ~rollout.valid
+    assert bool(padding.any())
+    rollout.obs[:9][padding] += 100.0
+    torch.testing.assert_close(value_loss_of_rows(policy, *critic_rows(policy, rollout, targets, features), scale),
+                               compact)
+
+
+def test_a_critic_with_its_own_memory_is_fitted_on_sequences_not_rows():
+    config = validate(RunConfig(agent="gru", baseline="critic", critic_memory="own", hidden_size=8))
+    policy = _policy("gru", config)
+    assert critic_rows(policy, _rollout(9, 6), torch.zeros(9, 6), None) is None
+    with pytest.raises(ValueError, match="reads sequences, not rows"):
+        policy.critic.value_of_rows(torch.zeros(4, OBS_DIM))

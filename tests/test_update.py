@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bench.learn.config import RunConfig, validate
-from bench.learn.loss import critic_targets, critic_values, policy_gradient_loss, returns_to_go
+from bench.learn.loss import critic_targets, critic_values, policy_gradient_loss, returns_to_go, value_loss
 from bench.learn.policy import build_policy
 from bench.learn.returns import generalized_advantages
 from bench.learn.rollout import Rollout
@@ -108,6 +108,25 @@ def test_the_critic_is_fitted_only_by_its_own_loss_and_the_actor_only_by_the_pol
     assert actor and all(not name.startswith("critic.") for name in actor)
     assert critic and all(name.startswith("critic.") for name in critic)
     assert all(float(g.abs().sum()) > 0 for g in critic.values()) and float(loss[0]) > 0
+
+
+@pytest.mark.parametrize("agent, memory, by_rows", [("mlp", "actor", True), ("gru", "actor", True),
+                                                    ("gru", "own", False)])
+def test_a_single_runs_critic_steps_on_its_valid_rows_when_it_has_no_memory(agent, memory, by_rows):
+    # The value step's gradients are those of the padded loss; only how they are computed differs.
+    config = validate(RunConfig(agent=agent, baseline="critic", critic_memory=memory, steps=1, hidden_size=8))
+    learner, rollout = GymLearner(_policy(config), config), _rollout()
+    scale = (torch.tensor([0.5]), torch.tensor([2.0]))
+    batch, _ = learner.critic_targets(rollout, scale)
+    assert (batch.rows is not None) == by_rows
+    grads, loss = learner.value_gradients(rollout, batch, scale, torch.ones(1, dtype=torch.bool))
+    policy = learner.policy
+    padded = value_loss(policy, rollout, config, (scale[0][0], scale[1][0]), None, batch.targets, batch.features)
+    names = [n for n, _ in policy.named_parameters() if n.startswith("critic.")]
+    expected = torch.autograd.grad(padded, [dict(policy.named_parameters())[n] for n in names])
+    torch.testing.assert_close(loss[0], padded.detach())
+    for name, g in zip(names, expected):
+        torch.testing.assert_close(grads[name][0], g)
 
 
 @pytest.mark.parametrize("backend", ["gym", "torch"])

@@ -310,6 +310,33 @@ def value_loss(policy: Policy, rollout: Rollout, config: RunConfig, scale: tuple
     return _masked_mean((predicted - (targets.detach() - mean) / std) ** 2, part.valid.float(), count)
 
 
+def critic_rows(policy: Policy, rollout: Rollout, targets: torch.Tensor, actor_features: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """A memoryless critic's valid steps as independent rows: its inputs ``[N, in]`` (``Critic.inputs``)
+    and targets ``[N]``, N the batch's valid steps; None for a critic with memory (its rows are sequences).
+
+    ``value_loss_of_rows`` on them is ``value_loss`` without the padded rows, which ``value_loss``
+    computes and masks out (a quarter of a CartPole batch's rows over a run: its episodes differ in length).
+    Data-dependent shapes: single runs only (a seed batch is vmapped).
+    """
+    critic = policy.critic
+    if critic is None or critic.agent.has_memory:
+        return None
+    steps = rollout.rewards.shape[0]
+    features = None if actor_features is None else actor_features[:steps]
+    with torch.no_grad():
+        inputs = critic.inputs(rollout.obs[:steps], features)
+    return inputs[rollout.valid], targets[rollout.valid]
+
+
+def value_loss_of_rows(policy: Policy, inputs: torch.Tensor, targets: torch.Tensor,
+                       scale: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """``value_loss`` over ``critic_rows``' valid rows (``inputs: [N, in]``, ``targets: [N]``):
+    ``mean((n(s) - (y - mu) / sigma)^2)``."""
+    mean, std = scale
+    return ((policy.critic.value_of_rows(inputs) - (targets.detach() - mean) / std) ** 2).mean()
+
+
 def combined_loss(policy: Policy, rollout: Rollout, config: RunConfig,
                   running_mean: torch.Tensor | None = None) -> torch.Tensor:
     """The actor's and the critic's losses added, with the critic's initial target moments ``(0, 1)``.

@@ -67,6 +67,17 @@ class Critic(nn.Module):
         Raises:
             ValueError: ``actor_features`` missing for a critic that reads them, or given to one that does not.
         """
+        state = self.agent.initial_state(obs.shape[1], obs.device)
+        features, _ = self.agent(self.inputs(obs, actor_features), is_init, state)
+        return self.value_head(features)
+
+    def inputs(self, obs: torch.Tensor, actor_features: torch.Tensor | None = None) -> torch.Tensor:
+        """What the torso reads, ``[T, B, in]``: the observation, the clock (``time_limit``) and the actor's
+        features (``reads_actor``), in that order; ``obs: [T, B, obs_dim]``, row t being step t.
+
+        Raises:
+            ValueError: ``actor_features`` missing for a critic that reads them, or given to one that does not.
+        """
         if self.reads_actor != (actor_features is not None):
             raise ValueError(f"this critic {'reads' if self.reads_actor else 'does not read'} the actor's features; "
                              f"got {'none' if actor_features is None else 'some'}")
@@ -76,10 +87,20 @@ class Critic(nn.Module):
             inputs.append(clock[:, None, None].expand(obs.shape[0], obs.shape[1], 1))
         if actor_features is not None:
             inputs.append(actor_features)
-        inputs = torch.cat(inputs, dim=-1) if len(inputs) > 1 else obs
-        state = self.agent.initial_state(obs.shape[1], obs.device)
-        features, _ = self.agent(inputs, is_init, state)
-        return self.value_head(features)
+        return torch.cat(inputs, dim=-1) if len(inputs) > 1 else obs
+
+    def value_of_rows(self, inputs: torch.Tensor) -> torch.Tensor:
+        """A memoryless torso's normalised values ``[N]`` of independent rows ``inputs: [N, in]`` (``inputs()``'s
+        rows, in any order and number).
+
+        Raises:
+            ValueError: the torso has memory (its rows are sequences, read from the episode start).
+        """
+        if self.agent.has_memory:
+            raise ValueError(f"a critic with memory ({type(self.agent).__name__}) reads sequences, not rows")
+        is_init = torch.zeros(inputs.shape[0], 1, dtype=torch.bool, device=inputs.device)
+        features, _ = self.agent(inputs[:, None], is_init, self.agent.initial_state(1, inputs.device))
+        return self.value_head(features)[:, 0]
 
 
 class Policy(nn.Module):

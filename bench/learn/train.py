@@ -10,7 +10,7 @@ seed batch of one (``bench.learn.seed_batch``).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch.func import functional_call
@@ -20,8 +20,8 @@ from bench.envs.vector import GymBatch, make_env_batch
 from bench.learn.common import (RunResult, Streams, TrainingDiverged, configure_determinism, episode_summary,
                                 run_identity, seeded_policy, select_device)
 from bench.learn.config import RunConfig
-from bench.learn.loss import (POLICY_TERMS, Bound, advantage_moments, column_chunks, policy_gradient_loss,
-                              targets_and_moments, value_loss)
+from bench.learn.loss import (POLICY_TERMS, Bound, advantage_moments, column_chunks, critic_rows,
+                              policy_gradient_loss, targets_and_moments, value_loss, value_loss_of_rows)
 from bench.learn.policy import Policy
 from bench.learn.rollout import Rollout, collect_episodes
 from bench.learn.update import Scale, is_critic, train_runs
@@ -98,27 +98,42 @@ class GymLearner:
                  for name in POLICY_TERMS}
         return grads, terms
 
-    def value_gradients(self, rollout: Rollout, targets: tuple[torch.Tensor, torch.Tensor | None], scale: Scale,
+    def value_gradients(self, rollout: Rollout, targets: "CriticBatch", scale: Scale,
                         active: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        targets, features = targets
-        chunks = column_chunks(rollout.rewards.shape[0], rollout.rewards.shape[1], self.policy.agent.max_loss_rows)
         one_scale = (scale[0][0], scale[1][0])
         total = []
-
-        def losses(leaves):
-            for columns in chunks:
-                part = self._call(leaves, value_loss, rollout, self.config, one_scale, columns, targets, features)
+        if targets.rows is not None:  # a memoryless critic: its valid rows only, in one pass
+            def losses(leaves):
+                part = self._call(leaves, value_loss_of_rows, *targets.rows, one_scale)
                 total.append(part.detach())
                 yield part
+        else:
+            chunks = column_chunks(rollout.rewards.shape[0], rollout.rewards.shape[1],
+                                   self.policy.agent.max_loss_rows)
+
+            def losses(leaves):
+                for columns in chunks:
+                    part = self._call(leaves, value_loss, rollout, self.config, one_scale, columns, targets.targets,
+                                      targets.features)
+                    total.append(part.detach())
+                    yield part
 
         grads = self._grads([n for n in self._params if is_critic(n)], losses)
         return grads, torch.stack([sum(total)])
 
-    def critic_targets(self, rollout: Rollout, scale: Scale) -> tuple[tuple[torch.Tensor, torch.Tensor | None], Scale]:
-        """The targets ``[T, B]`` and the actor's features the critic reads (or None), and the targets' moments."""
+    def critic_targets(self, rollout: Rollout, scale: Scale) -> tuple["CriticBatch", Scale]:
+        """What the critic's value steps read (``CriticBatch``), and its targets' moments ``[1]``."""
         targets, mean, std, features = targets_and_moments(self.policy, rollout, self.config,
                                                            (scale[0][0], scale[1][0]))
-        return (targets, features), (mean[None], std[None])
+        return CriticBatch(targets, features, critic_rows(self.policy, rollout, targets, features)), (mean[None], std[None])
+
+
+class CriticBatch(NamedTuple):
+    """One update's fixed inputs to a single run's value steps."""
+
+    targets: torch.Tensor  # [T, B]
+    features: torch.Tensor | None  # the actor's [T+1, B, F] that the critic reads, or None
+    rows: tuple[torch.Tensor, torch.Tensor] | None  # a memoryless critic's valid rows (``critic_rows``)
 
 
 class GymTrainer:
