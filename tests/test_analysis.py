@@ -99,12 +99,16 @@ def test_results_table_names_the_best_only_when_it_beats_the_runner_up():
     assert table["comparisons"] == 4
     # With four seeds the same data cannot name a best: no split of 4 against 4 gives p below 4/70.
     four = analysis.results_table(make_context(), "baseline")["rows"][0]
-    assert four["best"] is None and four["verdict"].startswith("cannot be separated: mlp [baseline=critic]")
+    assert four["best"] is None and four["verdict"].startswith("not testable at n = 4: no adjusted p of this table "
+                                                               "can fall below 0.23")
 
 
 def test_overlapping_top_variants_are_called_tied_not_best():
-    scores = {**SCORES, "mlp [baseline=critic]": [21.5, 23.5, 25.5, 27.5]}  # interleaved with running_mean
-    row = analysis.results_table(make_context(scores=scores), "baseline")["rows"][0]
+    # Interleaved with running_mean; six seeds, so that the table could separate them if they differed.
+    config, scores = with_six_seeds({**SCORES, "mlp [baseline=critic]": [21.5, 23.5, 25.5, 27.5]})
+    table = analysis.results_table(make_context(config, scores), "baseline")
+    row = table["rows"][0]
+    assert table["testable"]
     assert row["best"] is None
     assert row["verdict"].startswith("cannot be separated: mlp [baseline=critic], mlp [baseline=running_mean]")
     tied = {cell["label"] for cell in row["cells"] if cell["tied"]}
@@ -479,6 +483,18 @@ def test_a_family_too_large_for_its_seeds_says_it_cannot_reject():
     few = analysis.analyse(make_context(five, scores={k: v[:5] for k, v in scores.items()}), doctor=[])
     experiment = few["experiments"]["baseline"]
     assert not any(row["best"] for row in experiment["table"]["rows"])
+    # No verdict, and no cell shaded as tied: the seeds, not the data, decided it.
+    assert experiment["table"]["testable"] is False and experiment["table"]["smallest_adjusted_p"] == 4 * 4 / 252
+    for row in experiment["table"]["rows"]:
+        assert row["verdict"].startswith("not testable at n = 5: no adjusted p of this table can fall below 0.063 ≥ α "
+                                         "(see the note); IQM difference to the runner-up"), row["verdict"]
+        assert not any(cell["tied"] or cell["best"] for cell in row["cells"])
+    assert ("baseline: at these seeds the per-environment table cannot reject any difference (no Holm-adjusted p of "
+            "its 4 comparisons can fall below 0.063 ≥ α = 0.05), so its rows give no verdict; that is not evidence "
+            "that the variants tie.") in few["abstract"]
+    assert fine["table"]["testable"] and not any("not testable" in row["verdict"] for row in fine["table"]["rows"])
+    assert not any("per-environment table cannot reject" in sentence
+                   for sentence in analysis.analyse(make_context(config, scores=scores), doctor=[])["abstract"])
     assert experiment["table"]["resolution_note"].startswith(
         "With these seeds a permutation p-value is at least 0.016 (every run of one variant above every run of the "
         "other), so after Holm over 4 comparisons none can fall below 0.063 ≥ α = 0.05")

@@ -244,8 +244,14 @@ def _row_tests(ctx: Context, cells: list[dict[str, Any]]) -> list[tuple[dict, di
             for other in ranked[1:]]
 
 
-def _row_verdict(cells: list[dict[str, Any]], tests: list[tuple[dict, dict, stats.Test]]) -> dict[str, Any]:
-    """Mark the best cell (significantly above every other one) or the group that cannot be separated."""
+def _row_verdict(cells: list[dict[str, Any]], tests: list[tuple[dict, dict, stats.Test]],
+                 smallest_adjusted_p: float = 0.0) -> dict[str, Any]:
+    """Mark the best cell (significantly above every other one) or the group that cannot be separated.
+
+    ``smallest_adjusted_p``: the smallest Holm-adjusted p the table's family can reach at its seeds
+    (``results_table``); at ``ALPHA`` or above no row can reject, and its verdict says "not testable"
+    rather than shading every cell as tied (a tie is a verdict the data gave; this one the seeds did).
+    """
     scored = [c for c in cells if c["n"] > 0]
     if len(scored) < 2:
         return {"best": None, "group": [c["label"] for c in scored], "verdict": "one variant only" if scored else "no runs"}
@@ -257,6 +263,10 @@ def _row_verdict(cells: list[dict[str, Any]], tests: list[tuple[dict, dict, stat
     runner_up, first = tests[0][1], tests[0][2]
     numbers = (f"IQM difference to the runner-up {runner_up['label']} = {interval_text(first)}, "
                f"{p_statement(first)}")
+    if smallest_adjusted_p >= ALPHA:
+        return {"best": None, "group": [], "verdict": (
+            f"not testable at n = {min(c['n'] for c in scored)}: no adjusted p of this table can fall below "
+            f"{fmt(min(smallest_adjusted_p, 1.0), 2)} ≥ α (see the note); {numbers}")}
     if len(group) == 1:
         top["best"] = True
         return {"best": top["label"], "group": [top["label"]], "verdict": f"best: {top['label']} ({numbers})"}
@@ -271,6 +281,9 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
 
     Best and tied come from tests of the IQM difference between each row's top variant
     and every other one (stratified permutation p, bootstrap interval), Holm-adjusted over the whole table.
+    A table whose family cannot reject at its seeds (``testable`` False: ``smallest_adjusted_p``, the number
+    of comparisons times the smallest p a test can reach, at ``ALPHA`` or above) says "not testable" in
+    every row and shades nothing; ``resolution_note`` says why.
     A row where no cell clears the floor is ``uninformative``; a row where every cell's interval is at
     the ceiling (:func:`at_ceiling`) is ``ceiling``, with ``ceiling_note`` saying so and no best named.
     """
@@ -285,12 +298,16 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
         family.extend(tests)
         rows.append({"env": env, "floor": floor, "floor_text": floor_text(floor), "cells": cells, "tests": tests})
     adjusted = stats.with_holm([test for _, _, test in family])
+    # Only where a verdict is given at all: under MIN_TEST_SEEDS the rows say "too few seeds" already.
+    floor = min((stats.smallest_p(top["n"], other["n"], 1, stats.iqm) for top, other, _ in family
+                 if min(top["n"], other["n"]) >= MIN_TEST_SEEDS), default=0.0)
+    smallest_adjusted_p = len(family) * floor
     offset = 0
     for row in rows:
         count = len(row["tests"])
         row["tests"] = [(top, other, test) for (top, other, _), test in zip(row["tests"], adjusted[offset:offset + count])]
         offset += count
-        row.update(_row_verdict(row["cells"], row.pop("tests")))
+        row.update(_row_verdict(row["cells"], row.pop("tests"), smallest_adjusted_p))
         scored = [c for c in row["cells"] if c["n"] > 0]
         row["uninformative"] = bool(scored) and all(c["no_learning"] for c in scored)
         # A trivial task's floor may sit at the ceiling too: "uninformative" (left out of the aggregate) says more.
@@ -307,10 +324,8 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
         for cell in row["cells"]:
             cell.pop("scores", None)
     return {"labels": labels, "rows": rows, "comparisons": len(family), **seed_count_texts(rows),
-            # Only where a verdict is given at all: under MIN_TEST_SEEDS the rows say "too few seeds" already.
-            "resolution_note": resolution_note(len(family), min(
-                (stats.smallest_p(top["n"], other["n"], 1, stats.iqm) for top, other, _ in family
-                 if min(top["n"], other["n"]) >= MIN_TEST_SEEDS), default=0.0))}
+            "testable": smallest_adjusted_p < ALPHA, "smallest_adjusted_p": min(smallest_adjusted_p, 1.0),
+            "resolution_note": resolution_note(len(family), floor)}
 
 
 def at_ceiling(env: str, cells: list[dict[str, Any]]) -> bool:
@@ -1276,6 +1291,12 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
                    "randomness by design)" if by_design and not compared else "")
             sentences.append(f"{experiment['title']}: no ablation pair shows a clear difference in {measures} "
                              f"after Holm adjustment{why}.")
+        table = experiment.get("table") or {}
+        if not table.get("testable", True):  # its rows say "not testable": no verdict, which is not a tie
+            sentences.append(f"{experiment['title']}: at these seeds the per-environment table cannot reject any "
+                             f"difference (no Holm-adjusted p of its {table['comparisons']} comparisons can fall below "
+                             f"{fmt(table['smallest_adjusted_p'], 2)} ≥ α = {ALPHA:g}), so its rows give no verdict; "
+                             "that is not evidence that the variants tie.")
         if experiment["uninformative"]:
             sentences.append(f"{experiment['title']}: uninformative at this budget on {', '.join(experiment['uninformative'])}.")
         if experiment["ceiling"]:

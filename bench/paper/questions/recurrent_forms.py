@@ -36,7 +36,7 @@ def answer(ctx: "QuestionContext") -> str | None:
 def _unresolved(ctx: "QuestionContext") -> str:
     """Why the table's verdict may separate nothing: its family cannot reject at these seeds (its note)."""
     table = ctx.experiments["memory"]["table"]
-    return f" That table cannot separate any variant at these seeds: {table['resolution_note']}" if table["resolution_note"] else ""
+    return f" Why that table gives no verdict at these seeds: {table['resolution_note']}" if table["resolution_note"] else ""
 
 
 def _return_while_learning(ctx: "QuestionContext", names: list[str]) -> str:
