@@ -103,6 +103,14 @@ def test_results_table_names_the_best_only_when_it_beats_the_runner_up():
                                                                "can fall below 0.23")
 
 
+def test_a_cell_whose_seeds_all_score_alike_is_flagged_as_a_zero_width_interval():
+    scores = {**SCORES, "mlp [baseline=critic]": [500.0] * 4}
+    cells = {c["label"]: c for c in analysis.results_table(make_context(scores=scores), "baseline")["rows"][0]["cells"]}
+    assert cells["mlp [baseline=critic]"]["text"] == "500 [500, 500]"
+    assert cells["mlp [baseline=critic]"]["flag"] == analysis.ZERO_WIDTH == "zero-width interval"
+    assert cells["mlp [baseline=running_mean]"]["flag"] == ""  # 21-27: an interval with a width
+
+
 def test_overlapping_top_variants_are_called_tied_not_best():
     # Interleaved with running_mean; six seeds, so that the table could separate them if they differed.
     config, scores = with_six_seeds({**SCORES, "mlp [baseline=critic]": [21.5, 23.5, 25.5, 27.5]})

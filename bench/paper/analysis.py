@@ -219,18 +219,24 @@ def floor_text(floor: float) -> str:
     return "floor not measured" if math.isnan(floor) else fmt(floor)
 
 
+#: A cell's flag when its interval has zero width.
+ZERO_WIDTH = "zero-width interval"
+
+
 def _cell(ctx: Context, runs: pd.DataFrame, label: str, env: str, floor: float) -> dict[str, Any]:
     """One result cell: IQM of the final score over seeds [95 % CI]; ``no_learning`` when the CI's
     lower end does not clear the floor, and its ``flag`` in words: "no learning", or "below the
     untrained policy" when the whole interval is under the floor (training made the policy worse, as
-    a run that learns and then diverges does); ``scores`` (dropped before output) for the tests."""
+    a run that learns and then diverges does), or ``ZERO_WIDTH`` when every bootstrap resample gave the
+    same IQM; ``scores`` (dropped before output) for the tests."""
     scores = score_matrix(runs, label, [env], "final_score")
     if len(scores) == 0:
         return {"label": label, "text": "missing", "n": 0, "best": False, "tied": False, "no_learning": False, "flag": ""}
     interval = stats.bootstrap_interval(scores, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng_for(scores))
     no_learning = not math.isnan(floor) and interval.low <= floor
+    # An interval of zero width (every resample's IQM the same: seeds alike, as at a cap) shows no spread, not certainty.
     flag = ("below the untrained policy" if no_learning and interval.high < floor
-            else "no learning" if no_learning else "")
+            else "no learning" if no_learning else ZERO_WIDTH if len(scores) > 1 and interval.low == interval.high else "")
     return {"label": label, "n": int(len(scores)), **interval.as_dict(), "text": interval_text(interval),
             "best": False, "tied": False, "no_learning": bool(no_learning), "flag": flag, "scores": scores}
 
