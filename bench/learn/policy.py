@@ -98,9 +98,10 @@ class Critic(nn.Module):
         """
         if self.agent.has_memory:
             raise ValueError(f"a critic with memory ({type(self.agent).__name__}) reads sequences, not rows")
-        is_init = torch.zeros(inputs.shape[0], 1, dtype=torch.bool, device=inputs.device)
-        features, _ = self.agent(inputs[:, None], is_init, self.agent.initial_state(1, inputs.device))
-        return self.value_head(features)[:, 0]
+        # One step of N episodes, each at its start: no row can see another, whatever the torso does with state.
+        is_init = torch.ones(1, inputs.shape[0], dtype=torch.bool, device=inputs.device)
+        features, _ = self.agent(inputs[None], is_init, self.agent.initial_state(inputs.shape[0], inputs.device))
+        return self.value_head(features)[0]
 
 
 class Policy(nn.Module):
