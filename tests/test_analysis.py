@@ -99,8 +99,37 @@ def test_results_table_names_the_best_only_when_it_beats_the_runner_up():
     assert table["comparisons"] == 4
     # With four seeds the same data cannot name a best: no split of 4 against 4 gives p below 4/70.
     four = analysis.results_table(make_context(), "baseline")["rows"][0]
-    assert four["best"] is None and four["verdict"].startswith("not testable at n = 4: no adjusted p of this table "
-                                                               "can fall below 0.23")
+    assert four["best"] is None and four["verdict"].startswith("not testable (no power at α = 0.05 with n = 4: no "
+                                                               "adjusted p of this row can fall below 0.23)")
+
+
+def _fewer_seeds_on_cartpole_p(seeds: int) -> analysis.Context:
+    """Six seeds per cell on CartPole-v1, ``seeds`` on CartPole-P (the others lost)."""
+    config, scores = with_six_seeds(SCORES)
+    context = make_context(config, scores)
+    context.runs = context.runs[~((context.runs["env"] == "CartPole-P") & (context.runs["seed"] >= seeds))]
+    return context
+
+
+def test_a_row_whose_comparisons_cannot_reject_at_its_seeds_is_not_testable_while_the_others_decide():
+    # Holm of each test at its floor: CartPole-v1's two (6 v 6, 4/924) reach 0.017; CartPole-P's two (4 v 4, 4/70)
+    # can reach no lower than 2 x 4/70 = 0.11, so that row is not testable and the other row still names its best.
+    table = analysis.results_table(_fewer_seeds_on_cartpole_p(4), "baseline")
+    full, fewer = table["rows"]
+    assert full["best"] == "mlp [baseline=critic]" and table["testable"] and table["resolution_note"] == ""
+    assert fewer["verdict"].startswith("not testable (no power at α = 0.05 with n = 4: no adjusted p of this row can "
+                                       "fall below 0.11)"), fewer["verdict"]
+    assert not any(cell["tied"] or cell["best"] for cell in fewer["cells"])
+
+
+@pytest.mark.real_threshold
+def test_a_row_with_too_few_seeds_spends_no_share_of_the_tables_alpha():
+    table = analysis.results_table(_fewer_seeds_on_cartpole_p(4), "baseline")
+    full, fewer = table["rows"]
+    assert fewer["verdict"].startswith("too few seeds to tell (n = 4")
+    assert table["comparisons"] == 2 and full["best"] == "mlp [baseline=critic]"
+    # Holm over CartPole-v1's two comparisons alone: the exact p of 2 x 2 of 924 splits, times 2.
+    assert full["verdict"].endswith(f"Holm-adjusted p = {analysis.fmt(2 * 4 / 924, 2)})")
 
 
 def test_a_cell_whose_seeds_all_score_alike_is_flagged_as_a_zero_width_interval():
@@ -109,6 +138,22 @@ def test_a_cell_whose_seeds_all_score_alike_is_flagged_as_a_zero_width_interval(
     assert cells["mlp [baseline=critic]"]["text"] == "500 [500, 500]"
     assert cells["mlp [baseline=critic]"]["flag"] == analysis.ZERO_WIDTH == "zero-width interval"
     assert cells["mlp [baseline=running_mean]"]["flag"] == ""  # 21-27: an interval with a width
+
+
+def test_a_cell_whose_seeds_learned_and_then_lost_it_says_so():
+    context = make_context()
+    # critic's seeds 0 and 1 (variant "default") climb from 10 to 450 over 10 updates, hold, and fall back to 10; the
+    # others climb steadily (no flag). 40 updates: the detector needs a tenth of them per window.
+    ramp = list(np.linspace(10.0, 450.0, 10))
+    collapse = ramp + [450.0] * 15 + ramp[::-1] + [10.0] * 5
+    lost = (context.curves["variant"] == "default") & context.curves["seed"].isin([0, 1])
+    replaced = [{"env": env, "agent": "mlp", "variant": "default", "seed": seed, "update": update,
+                 "env_steps": 100 * (update + 1), "wall_time": float(update + 1), "return_mean": value, "success_rate": 0.0}
+                for env in context.curves["env"].unique() for seed in (0, 1) for update, value in enumerate(collapse)]
+    context.curves = pd.concat([context.curves[~lost], pd.DataFrame(replaced)], ignore_index=True)
+    cells = {c["label"]: c for c in analysis.results_table(context, "baseline")["rows"][0]["cells"]}
+    assert cells["mlp [baseline=critic]"]["flag"] == "learned, then collapsed in 2 of 4 seeds"
+    assert cells["mlp [baseline=running_mean]"]["flag"] == ""
 
 
 def test_overlapping_top_variants_are_called_tied_not_best():
@@ -494,12 +539,12 @@ def test_a_family_too_large_for_its_seeds_says_it_cannot_reject():
     # No verdict, and no cell shaded as tied: the seeds, not the data, decided it.
     assert experiment["table"]["testable"] is False and experiment["table"]["smallest_adjusted_p"] == 4 * 4 / 252
     for row in experiment["table"]["rows"]:
-        assert row["verdict"].startswith("not testable at n = 5: no adjusted p of this table can fall below 0.063 ≥ α "
-                                         "(see the note); IQM difference to the runner-up"), row["verdict"]
+        assert row["verdict"].startswith("not testable (no power at α = 0.05 with n = 5: no adjusted p of this row can "
+                                         "fall below 0.063); IQM difference to the runner-up"), row["verdict"]
         assert not any(cell["tied"] or cell["best"] for cell in row["cells"])
     assert ("baseline: at these seeds the per-environment table cannot reject any difference (no Holm-adjusted p of "
-            "its 4 comparisons can fall below 0.063 ≥ α = 0.05), so its rows give no verdict; that is not evidence "
-            "that the variants tie.") in few["abstract"]
+            "its 4 comparisons can fall below 0.063 ≥ α = 0.05), so its rows give no verdict: a limit of the seeds, "
+            "not a tie.") in few["abstract"]
     assert fine["table"]["testable"] and not any("not testable" in row["verdict"] for row in fine["table"]["rows"])
     assert not any("per-environment table cannot reject" in sentence
                    for sentence in analysis.analyse(make_context(config, scores=scores), doctor=[])["abstract"])
@@ -564,6 +609,28 @@ def test_the_abstract_does_not_read_too_few_seeds_as_no_difference(context):
     result = analysis.analyse(context, doctor=[])
     text = " ".join(result["abstract"])
     assert "too few seeds to test the ablation pairs" in text and "no ablation pair shows" not in text
+
+
+def test_ablation_pairs_that_cannot_reject_at_their_seeds_are_not_testable_not_no_difference():
+    # One task, 4 seeds against 4: a P(X > Y) test's p is at least 2/70, and its family of two (two pairs, final
+    # score only: these runs record no curves) cannot go below 2 x 2/70 = 0.057, however far apart the variants
+    # (critic's 400s against none's 20s).
+    one_task = {**CONFIG, "experiments": {"baseline": {**CONFIG["experiments"]["baseline"], "envs": ["CartPole-v1"]}}}
+    result = analysis.analyse(make_context(one_task), doctor=[])
+    experiment = result["experiments"]["baseline"]
+    critic = next(p for p in experiment["improvements"] if "critic" in p["x"] + p["y"])
+    assert critic["verdict"] == analysis.NOT_TESTABLE and critic["learning_area"] is None
+    assert critic["sentence"].startswith("not testable (no power at α = 0.05 with n = 4: its adjusted p cannot fall "
+                                         "below 0.057), P(X > Y) = ")
+    text = " ".join(result["abstract"])
+    assert "no ablation pair shows" not in text
+    assert "baseline: too few seeds to test the ablation pairs at α = 0.05 after Holm: With these seeds" in text
+    # Six seeds: 2/924 per test, the same family can reject, and does.
+    config, scores = with_six_seeds(SCORES)
+    six = analysis.analyse(make_context({**one_task, "profiles": config["profiles"]}, scores), doctor=[])
+    verdicts = {p["verdict"] for p in six["experiments"]["baseline"]["improvements"]}
+    assert analysis.NOT_TESTABLE not in verdicts and "better" in verdicts | {p["verdict"].replace("worse", "better")
+                                                                              for p in six["experiments"]["baseline"]["improvements"]}
 
 
 def _aggregate_entry(label: str, estimate: float, low: float, high: float) -> dict:

@@ -209,7 +209,8 @@ def test_the_recurrent_forms_answer_says_when_its_table_cannot_separate_anything
               "mlp": [20.0, 22.0, 24.0, 26.0, 28.0]}
     result = analysis.analyse(make_context(config=config, scores=scores), doctor=[])
     text = {a["name"]: a["answer"] for a in result["questions"]}["recurrent_forms"]
-    assert "Across all memory variants: not testable at n = 5: no adjusted p of this table can fall below 0.063" in text
+    assert ("Across all memory variants: not testable (no power at α = 0.05 with n = 5: no adjusted p of this row can "
+            "fall below 0.063)") in text
     assert "cannot be separated" not in text
     assert ("Why that table gives no verdict at these seeds: With these seeds a permutation p-value is at "
             "least 0.016") in text

@@ -291,66 +291,12 @@ def test_a_critic_that_diverges_stops_its_run_with_the_term_named():
     assert problems == ["value_loss is nan"] and not bool(stepping[0])
 
 
-def _rows(**columns):
-    count = len(next(iter(columns.values())))
-    base = {"policy_loss": [0.1] * count, "grad_norm": [1.0] * count, "entropy": [0.6] * count,
-            "explained_variance": [0.5] * count}
-    base.update(columns)
-    return [dict(zip(base, values)) for values in zip(*base.values())]
-
-
-def test_a_healthy_run_has_no_warnings():
-    from bench.learn.update import degenerate_run_warnings
-
-    assert degenerate_run_warnings(_rows(policy_loss=[0.1, 0.0, 0.2, -0.1])) == []
-
-
-def test_degenerate_runs_are_named_by_symptom():
-    from bench.learn.update import degenerate_run_warnings
-
-    assert "policy loss is exactly 0" in " ".join(degenerate_run_warnings(_rows(policy_loss=[0.0, 0.0, 0.0, 0.3])))
-    assert "gradient is exactly 0" in " ".join(degenerate_run_warnings(_rows(grad_norm=[0.0] * 4)))
-    assert "entropy collapsed" in " ".join(degenerate_run_warnings(_rows(entropy=[1e-5, 0.0, 0.0, 0.0])))
-    assert "critic explains none" in " ".join(degenerate_run_warnings(
-        _rows(explained_variance=[0.3] * 30 + [-0.5, -0.1] * 5)))
-    # Targets that stopped varying (a solved task) say nothing about the critic: not flagged.
-    solved = _rows(explained_variance=[0.3] * 30 + [-5.0] * 10, target_std=[20.0] * 30 + [0.5] * 10)
-    assert degenerate_run_warnings(solved) == []
-    varied = _rows(explained_variance=[0.3] * 30 + [-5.0] * 10, target_std=[20.0] * 30 + [10.0] * 10)
-    (warning,) = degenerate_run_warnings(varied)
-    assert "critic explains none" in warning and "it is not fitting" in warning
-    assert "or its targets vary by chance that no state predicts" in warning  # the other cause, said with it
-    # On a one-step task (every episode 1 step) no state value can explain the sampled action's reward.
-    bandit = _rows(explained_variance=[0.0] * 30 + [-0.2] * 10, length_mean=[1.0] * 40)
-    assert degenerate_run_warnings(bandit) == []
-    longer = _rows(explained_variance=[0.0] * 30 + [-0.2] * 10, length_mean=[1.0] * 39 + [2.0])
-    assert "critic explains none" in " ".join(degenerate_run_warnings(longer))
-    # A short run (fewer than 40 updates) is too short to judge its critic.
-    assert degenerate_run_warnings(_rows(explained_variance=[0.3, 0.2, -0.5, -0.1])) == []
-    # One batch of nearly equal targets with a huge ratio does not outweigh nine good ones.
-    outlier = _rows(explained_variance=[0.3] * 30 + [0.8] * 9 + [-70.0], target_std=[1.0] * 39 + [0.2])
-    assert degenerate_run_warnings(outlier) == []
-    # Solved early: the targets are still for most of the run, the early spread is the reference.
-    early = _rows(explained_variance=[0.3] * 10 + [-5.0] * 30, target_std=[20.0] * 10 + [0.5] * 30)
-    assert degenerate_run_warnings(early) == []
-    assert "sits at its high action bound in 75%" in " ".join(degenerate_run_warnings(
-        _rows(mean_at_high=[0.95, 1.0, 0.99, 0.2], mean_at_low=[0.0] * 4)))
-
-
-def test_late_explained_variance_is_pooled_over_the_last_quarter():
-    from bench.learn.update import late_explained_variance
-
-    table = pd.DataFrame({"explained_variance": [0.0] * 6 + [0.5, -1.0], "target_std": [1.0] * 6 + [2.0, 1.0]})
-    # 1 - (0.5 * 4 + 2.0 * 1) / (4 + 1)
-    assert late_explained_variance(table) == pytest.approx(0.2)
-
-
 def test_a_run_records_its_critics_late_explained_variance_and_a_run_without_a_critic_none(tmp_path, monkeypatch):
     import json
     import math
 
     from bench.learn import update
-    from bench.learn.update import late_explained_variance
+    from bench.learn.symptoms import late_explained_variance
     from bench.pipeline.runio import read_run, write_run
 
     config = dict(env="GaussianTarget", steps=640, num_envs=16, seed=0)
@@ -371,13 +317,6 @@ def test_a_run_records_its_critics_late_explained_variance_and_a_run_without_a_c
     assert read_run(tmp_path / "critic")[1]["critic_explained_variance"] == recorded
     assert json.loads((tmp_path / "plain" / "run.json").read_text())["critic_explained_variance"] is None
     assert math.isnan(read_run(tmp_path / "still")[1]["critic_explained_variance"])
-
-
-def test_a_bang_bang_controller_using_both_bounds_is_not_stuck():
-    from bench.learn.update import degenerate_run_warnings
-
-    # CartPole's force pushed to -1 in half the states and +1 in the other half: healthy.
-    assert degenerate_run_warnings(_rows(mean_at_low=[0.5] * 4, mean_at_high=[0.5] * 4)) == []
 
 
 def test_a_gaussian_mean_stuck_at_its_bound_is_flagged_in_a_real_run():

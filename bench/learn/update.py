@@ -41,6 +41,7 @@ from bench.learn.common import RunResult, TrainingDiverged
 from bench.learn.config import RunConfig
 from bench.learn.loss import MIN_TARGET_STD, RunningMeanBaseline
 from bench.learn.optim import StackedAdam
+from bench.learn.symptoms import critic_explained_variance, degenerate_run_warnings
 
 #: The value head's parameters, rescaled when the critic's target moments move.
 VALUE_WEIGHT, VALUE_BIAS = "critic.value_head.value.weight", "critic.value_head.value.bias"
@@ -199,93 +200,6 @@ class LearningRule:
         explained = torch.where(std > 0, 1 - losses[0] * (new[1] / std.clamp_min(1e-30)) ** 2, math.nan)
         return params, {"value_loss": losses[0], "value_loss_fitted": losses[-1], "explained_variance": explained,
                         "target_std": std}, stepping
-
-
-#: A run is flagged when a symptom holds for more than this fraction of its updates.
-DEGENERATE_FRACTION = 0.5
-#: A critic is judged only after this many updates: early in a run, or in a short one, its
-#: explained variance on fresh data is often below 0 while it is still learning the scale.
-MIN_UPDATES_FOR_CRITIC_WARNING = 40
-#: Updates whose critic targets vary less than this fraction of the run's typical large spread (the
-#: 90th percentile of its std: a task solved early has a tiny median) are left out of the critic
-#: warning: there is next to nothing to explain.
-STILL_TARGETS = 0.1
-#: The Gaussian mean "sits at a bound" in an update where more than this fraction of its steps are
-#: saturated on that one side; a bang-bang controller (CartPole's force) uses both bounds.
-STUCK_AT_BOUND = 0.9
-
-
-def late_explained_variance(table: pd.DataFrame) -> float:
-    """The critic's explained variance over the last quarter of a run's updates, pooled:
-    ``1 - sum(SSE) / sum(SST)``, each update's SST being ``target_std^2`` (per step).
-
-    Pooled, not averaged: a batch whose targets hardly vary (every episode of a solved task
-    alike) has a tiny SST, and its ratio (1 - EV) can be in the hundreds while V is off by
-    0.05. Updates whose ``target_std`` is under ``STILL_TARGETS`` of the run's 90th percentile are left
-    out (once CartPole sits at the cap there is nothing left to explain); NaN when none is left.
-    Without a ``target_std`` column (older runs) it is the plain mean of the last quarter.
-    """
-    late = table.tail(max(1, len(table) // 4))
-    if "target_std" not in table:
-        values = late["explained_variance"].dropna()
-        return float(values.mean()) if len(values) else math.nan
-    late = late[(late["target_std"] >= STILL_TARGETS * float(table["target_std"].quantile(0.9)))
-                & late["explained_variance"].notna()]
-    if late.empty:
-        return math.nan
-    sst = late["target_std"] ** 2
-    return float(1 - ((1 - late["explained_variance"]) * sst).sum() / sst.sum())
-
-
-def critic_explained_variance(rows: list[dict[str, Any]]) -> float | None:
-    """What ``run.json`` records of the critic's fit (``critic_explained_variance``): the
-    :func:`late_explained_variance` of the run's updates (NaN when its late targets hardly vary);
-    None for a run without a critic. Read from the logged rows after training: it changes nothing."""
-    if not rows or "explained_variance" not in rows[0]:
-        return None
-    return late_explained_variance(pd.DataFrame(rows))
-
-
-def degenerate_run_warnings(rows: list[dict[str, Any]]) -> list[str]:
-    """Symptoms of a finite run that did not learn for a mechanical reason, one sentence each.
-
-    Recorded in ``run.json`` (``warnings``), the log and the report's appendix: a run
-    can finish with numbers and still be degenerate (issue "Your own agent", item 6).
-    """
-    if not rows:
-        return []
-    table = pd.DataFrame(rows)
-    found = []
-    zero_loss = float((table["policy_loss"] == 0).mean())
-    if zero_loss > DEGENERATE_FRACTION:
-        found.append(f"the policy loss is exactly 0 in {zero_loss:.0%} of updates (no advantage signal: e.g. "
-                     "normalised advantages of a single episode per update)")
-    zero_grad = float((table["grad_norm"] == 0).mean())
-    if zero_grad > DEGENERATE_FRACTION:
-        found.append(f"the policy gradient is exactly 0 in {zero_grad:.0%} of updates (saturated or disconnected "
-                     "outputs)")
-    quarter = table.head(max(1, len(table) // 4))
-    if bool((quarter["entropy"].abs() < 1e-3).any()) and bool((table["entropy"] >= 0).all()):
-        found.append("the policy's entropy collapsed to ~0 within the first quarter of training (deterministic "
-                     "too early: a larger entropy bonus or a smaller step size)")
-    for side in ("low", "high"):
-        stuck = float((table.get(f"mean_at_{side}", pd.Series([0.0])) > STUCK_AT_BOUND).mean())
-        if stuck > DEGENERATE_FRACTION:
-            found.append(f"the Gaussian mean sits at its {side} action bound in {stuck:.0%} of updates (its tanh "
-                         "passes back almost no gradient there: a smaller step size, or smaller initial outputs)")
-    # On a one-step task (every episode one step long) the return is the reward of an action sampled
-    # after the observation: no state value explains it, so a critic at or below 0 is no symptom there.
-    one_step = "length_mean" in table and bool((table["length_mean"] == 1).all())
-    if "explained_variance" in table and len(table) >= MIN_UPDATES_FOR_CRITIC_WARNING and not one_step:
-        explained = late_explained_variance(table)
-        if explained <= 0:
-            # Pooled over the late updates whose targets vary (late_explained_variance): on a solved memory task
-            # those are the batches with a miss, whose returns an action sampled at the last step decided.
-            found.append(f"the critic explains none of its targets over the last quarter of training "
-                         f"(explained variance {explained:.2f}): it is not fitting (its step size or value "
-                         "iterations), or its targets vary by chance that no state predicts (the reward of an "
-                         "action sampled late in the episode, as when a solved memory task is missed)")
-    return found
 
 
 def run_info(config: RunConfig, last: dict[str, Any], updates: int, parameters: int, train_seconds: float,

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from bench import envs
+from bench.learn import symptoms
 from bench.paper import questions as question_registry
 from bench.paper import stats
 from bench.paper.text import ALPHA, fmt, interval_text, p_statement, p_text, poi_sentence, poi_verdict
@@ -223,12 +224,26 @@ def floor_text(floor: float) -> str:
 ZERO_WIDTH = "zero-width interval"
 
 
+def collapsed_seeds(ctx: Context, runs: pd.DataFrame, env: str) -> int:
+    """How many of ``runs`` (one cell's seeds on ``env``) learned and then lost it (``symptoms.learned_then_lost``
+    on their training-return curve). Read from the curves, not the runs' warnings, so a run recorded before the
+    warning existed is counted too."""
+    curves = ctx.curves[ctx.curves["env"] == env]
+    count = 0
+    for run in runs.itertuples():
+        curve = curves[(curves["agent"] == run.agent) & (curves["variant"] == run.variant) & (curves["seed"] == run.seed)]
+        count += symptoms.learned_then_lost(curve.sort_values("update")["return_mean"]) is not None
+    return count
+
+
 def _cell(ctx: Context, runs: pd.DataFrame, label: str, env: str, floor: float) -> dict[str, Any]:
     """One result cell: IQM of the final score over seeds [95 % CI]; ``no_learning`` when the CI's
     lower end does not clear the floor, and its ``flag`` in words: "no learning", or "below the
     untrained policy" when the whole interval is under the floor (training made the policy worse, as
     a run that learns and then diverges does), or ``ZERO_WIDTH`` when every bootstrap resample gave the
-    same IQM; ``scores`` (dropped before output) for the tests."""
+    same IQM; then "learned, then collapsed in k of n seeds" when any seed's training return rose and
+    fell back (``collapsed_seeds``): its final score hides what it once reached. ``scores`` (dropped
+    before output) for the tests."""
     scores = score_matrix(runs, label, [env], "final_score")
     if len(scores) == 0:
         return {"label": label, "text": "missing", "n": 0, "best": False, "tied": False, "no_learning": False, "flag": ""}
@@ -237,6 +252,9 @@ def _cell(ctx: Context, runs: pd.DataFrame, label: str, env: str, floor: float) 
     # An interval of zero width (every resample's IQM the same: seeds alike, as at a cap) shows no spread, not certainty.
     flag = ("below the untrained policy" if no_learning and interval.high < floor
             else "no learning" if no_learning else ZERO_WIDTH if len(scores) > 1 and interval.low == interval.high else "")
+    collapsed = collapsed_seeds(ctx, runs[(runs["env"] == env) & (runs["label"] == label)], env)
+    if collapsed:
+        flag = "; ".join(filter(None, [flag, f"learned, then collapsed in {collapsed} of {len(scores)} seeds"]))
     return {"label": label, "n": int(len(scores)), **interval.as_dict(), "text": interval_text(interval),
             "best": False, "tied": False, "no_learning": bool(no_learning), "flag": flag, "scores": scores}
 
@@ -251,12 +269,12 @@ def _row_tests(ctx: Context, cells: list[dict[str, Any]]) -> list[tuple[dict, di
 
 
 def _row_verdict(cells: list[dict[str, Any]], tests: list[tuple[dict, dict, stats.Test]],
-                 smallest_adjusted_p: float = 0.0) -> dict[str, Any]:
+                 reachable_p: float = 0.0) -> dict[str, Any]:
     """Mark the best cell (significantly above every other one) or the group that cannot be separated.
 
-    ``smallest_adjusted_p``: the smallest Holm-adjusted p the table's family can reach at its seeds
-    (``results_table``); at ``ALPHA`` or above no row can reject, and its verdict says "not testable"
-    rather than shading every cell as tied (a tie is a verdict the data gave; this one the seeds did).
+    ``reachable_p``: the smallest Holm-adjusted p this row's comparisons can reach at their seeds
+    (``results_table``); at ``ALPHA`` or above none can reject, and the verdict says "not testable"
+    rather than shading every cell as tied: the seeds decided it, not the data.
     """
     scored = [c for c in cells if c["n"] > 0]
     if len(scored) < 2:
@@ -269,10 +287,10 @@ def _row_verdict(cells: list[dict[str, Any]], tests: list[tuple[dict, dict, stat
     runner_up, first = tests[0][1], tests[0][2]
     numbers = (f"IQM difference to the runner-up {runner_up['label']} = {interval_text(first)}, "
                f"{p_statement(first)}")
-    if smallest_adjusted_p >= ALPHA:
+    if reachable_p >= ALPHA:
         return {"best": None, "group": [], "verdict": (
-            f"not testable at n = {min(c['n'] for c in scored)}: no adjusted p of this table can fall below "
-            f"{fmt(min(smallest_adjusted_p, 1.0), 2)} ≥ α (see the note); {numbers}")}
+            f"not testable (no power at α = {ALPHA:g} with n = {min(c['n'] for c in scored)}: no adjusted p of this "
+            f"row can fall below {fmt(min(reachable_p, 1.0), 2)}); {numbers}")}
     if len(group) == 1:
         top["best"] = True
         return {"best": top["label"], "group": [top["label"]], "verdict": f"best: {top['label']} ({numbers})"}
@@ -287,33 +305,42 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
 
     Best and tied come from tests of the IQM difference between each row's top variant
     and every other one (stratified permutation p, bootstrap interval), Holm-adjusted over the whole table.
-    A table whose family cannot reject at its seeds (``testable`` False: ``smallest_adjusted_p``, the number
-    of comparisons times the smallest p a test can reach, at ``ALPHA`` or above) says "not testable" in
-    every row and shades nothing; ``resolution_note`` says why.
+    A row none of whose comparisons can reject at its seeds (each test at the smallest p it can reach,
+    Holm-adjusted, at ``ALPHA`` or above) says "not testable" and shades nothing; a table where that holds
+    of every comparison (``testable`` False; ``smallest_adjusted_p``, the number of comparisons times the
+    smallest floor) says why in ``resolution_note``.
     A row where no cell clears the floor is ``uninformative``; a row where every cell's interval is at
     the ceiling (:func:`at_ceiling`) is ``ceiling``, with ``ceiling_note`` saying so and no best named.
     """
     env_floors = floors(ctx) if env_floors is None else env_floors
     runs = experiment_runs(ctx, experiment)
     labels = variant_order(ctx, experiment)
-    rows, family = [], []
+    rows = []
     for env in ctx.plan.experiments[experiment]["envs"]:
         floor = env_floors.get(env, math.nan)
         cells = [_cell(ctx, runs, label, env, floor) for label in labels]
-        tests = _row_tests(ctx, cells)
-        family.extend(tests)
-        rows.append({"env": env, "floor": floor, "floor_text": floor_text(floor), "cells": cells, "tests": tests})
+        rows.append({"env": env, "floor": floor, "floor_text": floor_text(floor), "cells": cells,
+                     "tests": _row_tests(ctx, cells)})
+    # The family: the comparisons of the rows that give a verdict (a row under MIN_TEST_SEEDS says "too few
+    # seeds" and spends no share of alpha).
+    tested = [row for row in rows if row["tests"] and min(c["n"] for c in row["cells"] if c["n"] > 0) >= MIN_TEST_SEEDS]
+    family = [test for row in tested for test in row["tests"]]
     adjusted = stats.with_holm([test for _, _, test in family])
-    # Only where a verdict is given at all: under MIN_TEST_SEEDS the rows say "too few seeds" already.
-    floor = min((stats.smallest_p(top["n"], other["n"], 1, stats.iqm) for top, other, _ in family
-                 if min(top["n"], other["n"]) >= MIN_TEST_SEEDS), default=0.0)
-    smallest_adjusted_p = len(family) * floor
+    # The smallest Holm-adjusted p each comparison can reach at its seeds: Holm is monotone in every raw p,
+    # so it is Holm of every test at its floor (stats.smallest_p: one variant's runs all above the other's).
+    floors_ = [stats.smallest_p(top["n"], other["n"], 1, stats.iqm) for top, other, _ in family]
+    reachable = stats.holm(floors_) if family else []
+    smallest_adjusted_p = float(min(reachable, default=0.0))
     offset = 0
     for row in rows:
-        count = len(row["tests"])
-        row["tests"] = [(top, other, test) for (top, other, _), test in zip(row["tests"], adjusted[offset:offset + count])]
-        offset += count
-        row.update(_row_verdict(row["cells"], row.pop("tests"), smallest_adjusted_p))
+        if any(row is t for t in tested):
+            count = len(row["tests"])
+            row["tests"] = [(top, other, test) for (top, other, _), test
+                            in zip(row["tests"], adjusted[offset:offset + count])]
+            row.update(_row_verdict(row["cells"], row.pop("tests"), float(min(reachable[offset:offset + count]))))
+            offset += count
+        else:  # too few seeds, or fewer than two variants: the verdict says so
+            row.update(_row_verdict(row["cells"], row.pop("tests")))
         scored = [c for c in row["cells"] if c["n"] > 0]
         row["uninformative"] = bool(scored) and all(c["no_learning"] for c in scored)
         # A trivial task's floor may sit at the ceiling too: "uninformative" (left out of the aggregate) says more.
@@ -331,7 +358,7 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
             cell.pop("scores", None)
     return {"labels": labels, "rows": rows, "comparisons": len(family), **seed_count_texts(rows),
             "testable": smallest_adjusted_p < ALPHA, "smallest_adjusted_p": min(smallest_adjusted_p, 1.0),
-            "resolution_note": resolution_note(len(family), floor)}
+            "resolution_note": resolution_note(len(family), min(floors_, default=0.0))}
 
 
 def at_ceiling(env: str, cells: list[dict[str, Any]]) -> bool:
@@ -445,11 +472,20 @@ def too_few_text(estimate: float, seeds: int) -> str:
             f"(a test needs {MIN_TEST_SEEDS})")
 
 
-def _pair_entry(test: stats.Test, seeds: int) -> dict[str, Any]:
-    """One P(X > Y) test as the report shows it: numbers, verdict and the sentence that gives both."""
+#: The verdict of a test that could not reject at its seeds however far apart the variants were.
+NOT_TESTABLE = "not testable"
+
+
+def _pair_entry(test: stats.Test, seeds: int, reachable_p: float = 0.0) -> dict[str, Any]:
+    """One P(X > Y) test as the report shows it: numbers, verdict and the sentence that gives both.
+    ``reachable_p``: the smallest Holm-adjusted p the test can reach at its seeds (``improvements``)."""
     if seeds < MIN_TEST_SEEDS:
         verdict = "too few seeds to tell"
         sentence = too_few_text(test.estimate, seeds)
+    elif reachable_p >= ALPHA:
+        verdict = NOT_TESTABLE
+        sentence = (f"{NOT_TESTABLE} (no power at α = {ALPHA:g} with n = {seeds}: its adjusted p cannot fall below "
+                    f"{fmt(min(reachable_p, 1.0), 2)}), P(X > Y) = {interval_text(test)}, {p_statement(test)}")
     else:
         verdict = poi_verdict(test)
         sentence = poi_sentence(verdict, test)
@@ -566,7 +602,7 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
             continue
         found = [(stats.probability_of_improvement_test(x_scores, y_scores, poi_replicates(ctx.plan),
                                                         ctx.rng_for(x_scores, y_scores)),
-                  min(len(x_scores), len(y_scores)))]
+                  min(len(x_scores), len(y_scores)), stats.smallest_p(len(x_scores), len(y_scores), len(env_ids)))]
         areas, reason, differing = learning_areas(runs, options, x, y, env_ids)
         if reason == "exploration":
             note = (f"not compared: {x} and {y} act with different randomness by design ({', '.join(differing)}), "
@@ -578,7 +614,7 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
             x_area, y_area = areas
             found.append((stats.probability_of_improvement_test(x_area, y_area, poi_replicates(ctx.plan),
                                                                 ctx.rng_for(x_area, y_area)),
-                          min(len(x_area), len(y_area))))
+                          min(len(x_area), len(y_area)), stats.smallest_p(len(x_area), len(y_area), len(env_ids))))
         tags = pair_tags(table, x, y)
         # A task where neither learns says nothing on either measure; one where both end at the ceiling
         # (its whole row, or this pair's two cells), nothing on the final score, while the area can still
@@ -593,12 +629,15 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
             texts.append((per_task_text(values, env_ids, tags), disagreement(x, y, env_ids, values, neither)))
         pairs.append((x, y, len(x_scores), len(y_scores), note, reason, texts))
         tests.extend(found)
-    adjusted = iter(stats.with_holm([test for test, _ in tests]))
-    seeds = iter(n for _, n in tests)
+    adjusted = iter(stats.with_holm([test for test, _, _ in tests]))
+    seeds = iter(n for _, n, _ in tests)
+    # Holm is monotone in every raw p: each test's smallest reachable adjusted p is Holm of all at their floors.
+    reachable = iter(stats.holm([floor for _, _, floor in tests]) if tests else [])
     out = []
     for x, y, n_x, n_y, note, reason, texts in pairs:
-        final = {**_pair_entry(next(adjusted), next(seeds)), "per_task": texts[0][0], "disagreement": texts[0][1]}
-        area = None if note else {**_pair_entry(next(adjusted), next(seeds)), "per_task": texts[1][0],
+        final = {**_pair_entry(next(adjusted), next(seeds), next(reachable)), "per_task": texts[0][0],
+                 "disagreement": texts[0][1]}
+        area = None if note else {**_pair_entry(next(adjusted), next(seeds), next(reachable)), "per_task": texts[1][0],
                                   "disagreement": texts[1][1]}
         out.append({"x": x, "y": y, **final, "n_x": n_x, "n_y": n_y, "n_text": f"{n_x}, {n_y}",
                     "learning_area": area, "learning_area_note": note, "learning_area_reason": reason})
@@ -1283,10 +1322,11 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
             for measure, text in split:
                 sentences.append(f"{experiment['title']}: {pair['x']} versus {pair['y']}, {measure} "
                                  f"(overall: {entry_verdict(pair, measure)}): {text}.")
-        tested = [p for p in experiment["improvements"] if p["verdict"] != "too few seeds to tell"]
+        tested = [p for p in experiment["improvements"] if p["verdict"] not in ("too few seeds to tell", NOT_TESTABLE)]
         if experiment["improvements"] and not tested:
             sentences.append(f"{experiment['title']}: too few seeds to test the ablation pairs "
-                             f"(a test needs {MIN_TEST_SEEDS} per cell).")
+                             + (f"(a test needs {MIN_TEST_SEEDS} per cell)." if not experiment["improvements_note"]
+                                else f"at α = {ALPHA:g} after Holm: {experiment['improvements_note']}"))
         elif tested and not clear and not faster:
             compared, total = experiment.get("learning_area_compared", 0), len(experiment["improvements"])
             by_design = any(p.get("learning_area_reason") == "exploration" for p in experiment["improvements"])
@@ -1301,8 +1341,8 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
         if not table.get("testable", True):  # its rows say "not testable": no verdict, which is not a tie
             sentences.append(f"{experiment['title']}: at these seeds the per-environment table cannot reject any "
                              f"difference (no Holm-adjusted p of its {table['comparisons']} comparisons can fall below "
-                             f"{fmt(table['smallest_adjusted_p'], 2)} ≥ α = {ALPHA:g}), so its rows give no verdict; "
-                             "that is not evidence that the variants tie.")
+                             f"{fmt(table['smallest_adjusted_p'], 2)} ≥ α = {ALPHA:g}), so its rows give no verdict: "
+                             "a limit of the seeds, not a tie.")
         if experiment["uninformative"]:
             sentences.append(f"{experiment['title']}: uninformative at this budget on {', '.join(experiment['uninformative'])}.")
         if experiment["ceiling"]:

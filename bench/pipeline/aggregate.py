@@ -228,7 +228,7 @@ def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], 
         # The untrained deterministic policy's score (the floor); absent in older runs.
         initial_score=_number(info.get("initial_score")),
         initial_normalised_score=_number(info.get("initial_normalised_score")),
-        # Symptoms of a degenerate run (bench.learn.update.degenerate_run_warnings), "; "-joined.
+        # Symptoms of a degenerate run (bench.learn.symptoms.degenerate_run_warnings), "; "-joined.
         warnings="; ".join(info.get("warnings", [])),
         # The critic's pooled explained variance over the last quarter (bench.learn.update.
         # critic_explained_variance); NaN without a critic, and in runs written before it was recorded.
