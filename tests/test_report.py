@@ -24,7 +24,7 @@ def minimal_context(label: str) -> dict:
     experiment = {
         "name": "memory", "title": "Memory", "question": "Q?", "envs": ["CartPole-v1"], "labels": [label],
         "settings_text": "", "improvements_note": "",
-        "table": {"labels": [label, "mlp"], "comparisons": 1, "resolution_note": "", "n_layout": "column", "column_n_text": ["n = 3", "n = 3"],
+        "table": {"labels": [label, "mlp"], "comparisons": 1, "testable": True, "resolution_note": "", "n_layout": "column", "column_n_text": ["n = 3", "n = 3"],
                   "rows": [{"env": "CartPole-v1", "floor_text": "9.5", "cells": [cell, floor_cell], "uninformative": False,
                             "n_text": "", "ceiling": False, "ceiling_note": "",
                             "verdict": f"best: {label} (IQM difference to the runner-up mlp = 0.9 [0.5, 1.3], Holm-adjusted p = 0.01)"}]},
@@ -256,6 +256,11 @@ def test_an_experiments_settings_and_untestable_families_are_said_under_it():
     results, ablations = html[html.index('id="results"'):html.index('id="ablations"')], html[html.index('id="ablations"'):]
     assert "Every run of this experiment trains with estimator=gae." in results
     assert "Table: these tests cannot find any difference." in results
+    assert "cannot be separated from the top (1 comparisons" in results and "Nothing is shaded" not in results
+    experiment["table"]["testable"] = False  # the legend must not explain a shading the table does not use
+    results = render(context)
+    assert "Nothing is shaded: none of the 1 comparisons can reject at these seeds." in results
+    assert "cannot be separated from the top" not in results[results.index('id="experiment-memory"'):]
     assert "Pairs: these tests cannot find any difference." in ablations
 
 
