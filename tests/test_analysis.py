@@ -141,19 +141,30 @@ def test_a_cell_whose_seeds_all_score_alike_is_flagged_as_a_zero_width_interval(
 
 
 def test_a_cell_whose_seeds_learned_and_then_lost_it_says_so():
-    context = make_context()
-    # critic's seeds 0 and 1 (variant "default") climb from 10 to 450 over 10 updates, hold, and fall back to 10; the
-    # others climb steadily (no flag). 40 updates: the detector needs a tenth of them per window.
-    ramp = list(np.linspace(10.0, 450.0, 10))
-    collapse = ramp + [450.0] * 15 + ramp[::-1] + [10.0] * 5
-    lost = (context.curves["variant"] == "default") & context.curves["seed"].isin([0, 1])
-    replaced = [{"env": env, "agent": "mlp", "variant": "default", "seed": seed, "update": update,
-                 "env_steps": 100 * (update + 1), "wall_time": float(update + 1), "return_mean": value, "success_rate": 0.0}
-                for env in context.curves["env"].unique() for seed in (0, 1) for update, value in enumerate(collapse)]
-    context.curves = pd.concat([context.curves[~lost], pd.DataFrame(replaced)], ignore_index=True)
+    def collapsing(seeds: list[int]) -> analysis.Context:
+        """critic's ``seeds`` (variant "default") climb from 10 to 450 over 10 updates, hold, and fall back to 10; the
+        others climb steadily (no flag). 40 updates: the detector needs a tenth of them per window. Shuffled: the
+        curves table's row order is not the update order the detector must read."""
+        context = make_context()
+        ramp = list(np.linspace(10.0, 450.0, 10))
+        collapse = ramp + [450.0] * 15 + ramp[::-1] + [10.0] * 5
+        lost = (context.curves["variant"] == "default") & context.curves["seed"].isin(seeds)
+        replaced = [{"env": env, "agent": "mlp", "variant": "default", "seed": seed, "update": update,
+                     "env_steps": 100 * (update + 1), "wall_time": float(update + 1), "return_mean": value,
+                     "success_rate": 0.0}
+                    for env in context.curves["env"].unique() for seed in seeds for update, value in enumerate(collapse)]
+        context.curves = pd.concat([context.curves[~lost], pd.DataFrame(replaced)]).sample(frac=1.0, random_state=0)
+        return context
+
+    context = collapsing([0, 1])
     cells = {c["label"]: c for c in analysis.results_table(context, "baseline")["rows"][0]["cells"]}
-    assert cells["mlp [baseline=critic]"]["flag"] == "learned, then collapsed in 2 of 4 seeds"
+    assert cells["mlp [baseline=critic]"]["flag"] == "training return collapsed in 2 of 4 seeds"
     assert cells["mlp [baseline=running_mean]"]["flag"] == ""
+    # Two of four is not most of them: the abstract names a cell only when more than half its seeds collapsed.
+    assert not any("collapsed" in s for s in analysis.analyse(context, doctor=[])["abstract"])
+    abstract = analysis.analyse(collapsing([0, 1, 2]), doctor=[])["abstract"]
+    assert ("baseline: mlp [baseline=critic] on CartPole-v1: the training return rose and collapsed in 3 of 4 seeds "
+            "(final score 430 [400, 460]).") in abstract
 
 
 def test_overlapping_top_variants_are_called_tied_not_best():
@@ -625,12 +636,30 @@ def test_ablation_pairs_that_cannot_reject_at_their_seeds_are_not_testable_not_n
     text = " ".join(result["abstract"])
     assert "no ablation pair shows" not in text
     assert "baseline: too few seeds to test the ablation pairs at α = 0.05 after Holm: With these seeds" in text
+    # Two tasks, 4 seeds: 2/4900 per test (the floor counts the tasks), and the critic's pair rejects.
+    two_tasks = analysis.analyse(make_context(), doctor=[])["experiments"]["baseline"]
+    assert len(two_tasks["envs"]) == 2 and two_tasks["improvements_note"] == ""
+    assert next(p for p in two_tasks["improvements"] if "critic" in p["x"] + p["y"])["verdict"] in ("better", "worse")
     # Six seeds: 2/924 per test, the same family can reject, and does.
     config, scores = with_six_seeds(SCORES)
     six = analysis.analyse(make_context({**one_task, "profiles": config["profiles"]}, scores), doctor=[])
     verdicts = {p["verdict"] for p in six["experiments"]["baseline"]["improvements"]}
     assert analysis.NOT_TESTABLE not in verdicts and "better" in verdicts | {p["verdict"].replace("worse", "better")
                                                                               for p in six["experiments"]["baseline"]["improvements"]}
+
+
+@pytest.mark.real_threshold
+def test_an_ablation_pair_with_too_few_seeds_spends_no_share_of_the_experiments_alpha():
+    # Six seeds, but running_mean keeps three on CartPole-v1: its pair says "too few seeds" and leaves the family,
+    # so the critic's pair is a family of one (final score; no areas recorded), its p unadjusted.
+    config, scores = with_six_seeds(SCORES)
+    one_task = {**config, "experiments": {"baseline": {**CONFIG["experiments"]["baseline"], "envs": ["CartPole-v1"]}}}
+    context = _fail(make_context(one_task, scores), "CartPole-v1", "mlp [baseline=running_mean]", [3, 4, 5])
+    experiment = analysis.analyse(context, doctor=[])["experiments"]["baseline"]
+    pairs = {p["x"]: p for p in experiment["improvements"]}
+    assert pairs["mlp [baseline=running_mean]"]["verdict"] == "too few seeds to tell"
+    critic = pairs["mlp [baseline=critic]"]
+    assert critic["adjusted_p"] == critic["p_value"] and critic["verdict"] == "better"
 
 
 def _aggregate_entry(label: str, estimate: float, low: float, high: float) -> dict:

@@ -80,7 +80,8 @@ def test_the_area_is_not_compared_between_variants_that_explore_differently_by_d
     assert critic["area"] == ("not compared (mlp [baseline=critic] and mlp [baseline=none] act with different "
                               "randomness by design: entropy_coef)") and critic["area_reason"] == "exploration"
     running = found[("mlp [baseline=running_mean]", "mlp [baseline=none]")]
-    assert running["area"].startswith("no clear difference") and running["area_reason"] == ""
+    # Compared (a family of three at 4 seeds on one task, which cannot reject: "not testable", not "no difference").
+    assert running["area"].startswith("not testable") and running["area_reason"] == ""
     assert family == "Holm over these 3 tests"  # two final scores, one area
 
 
@@ -110,6 +111,22 @@ def test_a_comparison_family_holds_only_what_it_tests(monkeypatch):
         "baseline", pairs[:1], ["CartPole-v1"])
     assert empty[pairs[0]]["final"] == "not compared (mlp [baseline=critic] has no finished run on every task)"
     assert empty[pairs[0]]["area_reason"] == "no runs" and family == ""
+
+
+def test_an_answer_whose_family_cannot_reject_at_its_seeds_says_not_testable(monkeypatch):
+    monkeypatch.setattr(analysis, "MIN_TEST_SEEDS", 2)
+    pair = ("mlp [baseline=critic]", "mlp [baseline=none]")  # 400s against 20s: as far apart as scores go
+    areas = {label: [0.3, 0.4, 0.5, 0.6] for label in SCORES}
+    qctx = analysis.QuestionContext(data=_with_learning_areas(make_context(), areas), experiments={}, bandits=[])
+    # One task, 4 seeds against 4, two tests (final score and area): p >= 2/70 each, so Holm's smallest is 0.057.
+    found, family = qctx.compare("baseline", [pair], ["CartPole-v1"])
+    assert family == "Holm over these 2 tests"
+    assert found[pair]["final"].startswith("not testable (no power at α = 0.05 with n = 4: its adjusted p cannot "
+                                           "fall below 0.057), P(X > Y) = 1.00")
+    # Without recorded areas the final score is one test, unadjusted: 2/70 < 0.05, and it rejects.
+    alone, _ = analysis.QuestionContext(data=make_context(), experiments={}, bandits=[]).compare(
+        "baseline", [pair], ["CartPole-v1"])
+    assert alone[pair]["final"].startswith("better")
 
 
 def test_adding_a_question_is_one_registration():

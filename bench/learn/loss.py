@@ -317,7 +317,8 @@ def critic_rows(policy: Policy, rollout: Rollout, targets: torch.Tensor, actor_f
 
     ``value_loss_of_rows`` on them is ``value_loss`` without the padded rows, which ``value_loss``
     computes and masks out (a quarter of a CartPole batch's rows over a run: its episodes differ in length).
-    Data-dependent shapes: single runs only (a seed batch is vmapped).
+    Data-dependent shapes: the gym backend's runs only (``GymLearner``; a seed batch, or a torch-backend
+    run, which is a seed batch of one, is vmapped and pads).
     """
     critic = policy.critic
     if critic is None or critic.agent.has_memory:
@@ -332,9 +333,10 @@ def critic_rows(policy: Policy, rollout: Rollout, targets: torch.Tensor, actor_f
 def value_loss_of_rows(policy: Policy, inputs: torch.Tensor, targets: torch.Tensor,
                        scale: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
     """``value_loss`` over ``critic_rows``' valid rows (``inputs: [N, in]``, ``targets: [N]``):
-    ``mean((n(s) - (y - mu) / sigma)^2)``."""
+    ``mean((n(s) - (y - mu) / sigma)^2)``; 0 for no rows, as ``value_loss`` gives a batch with no valid step."""
     mean, std = scale
-    return ((policy.critic.value_of_rows(inputs) - (targets.detach() - mean) / std) ** 2).mean()
+    squares = (policy.critic.value_of_rows(inputs) - (targets.detach() - mean) / std) ** 2
+    return squares.sum() / max(squares.shape[0], 1)
 
 
 def combined_loss(policy: Policy, rollout: Rollout, config: RunConfig,

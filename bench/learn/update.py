@@ -16,8 +16,9 @@ does with them is here:
    implementations fit the value function (Spinning Up's VPG: 80 steps of
    ``vf_lr`` per epoch). A critic that reads the actor's features (``critic_memory="actor"``) reads
    them as the actor computes them after its step, once per update: its value steps run no recurrence.
-   A memoryless critic's value steps on a single run read the batch's valid steps as independent rows
-   (``bench.learn.loss.critic_rows``), not the padded ``[T, B]`` batch (a seed batch, vmapped, pads).
+   A memoryless critic's value steps on the gym backend read the batch's valid steps as independent rows
+   (``bench.learn.loss.critic_rows``), not the padded ``[T, B]`` batch (a seed batch, vmapped, pads; so
+   does a torch-backend run, a seed batch of one).
    Its explained variance of the batch's targets is
    measured *before* fitting, on data it has not seen; ``value_loss_fitted`` is
    the loss at the last step (before its update: no extra pass to measure it).

@@ -224,16 +224,19 @@ def floor_text(floor: float) -> str:
 ZERO_WIDTH = "zero-width interval"
 
 
+def run_curve(ctx: Context, env: str, agent: str, variant: str, seed: int) -> pd.DataFrame:
+    """One run's learning curve, one row per update, in update order (empty when none was recorded)."""
+    curves = ctx.curves
+    return curves[(curves["env"] == env) & (curves["agent"] == agent) & (curves["variant"] == variant)
+                  & (curves["seed"] == seed)].sort_values("update")
+
+
 def collapsed_seeds(ctx: Context, runs: pd.DataFrame, env: str) -> int:
     """How many of ``runs`` (one cell's seeds on ``env``) learned and then lost it (``symptoms.learned_then_lost``
     on their training-return curve). Read from the curves, not the runs' warnings, so a run recorded before the
     warning existed is counted too."""
-    curves = ctx.curves[ctx.curves["env"] == env]
-    count = 0
-    for run in runs.itertuples():
-        curve = curves[(curves["agent"] == run.agent) & (curves["variant"] == run.variant) & (curves["seed"] == run.seed)]
-        count += symptoms.learned_then_lost(curve.sort_values("update")["return_mean"]) is not None
-    return count
+    return sum(symptoms.learned_then_lost(run_curve(ctx, env, run.agent, run.variant, run.seed)["return_mean"])
+               is not None for run in runs.itertuples())
 
 
 def _cell(ctx: Context, runs: pd.DataFrame, label: str, env: str, floor: float) -> dict[str, Any]:
@@ -241,9 +244,8 @@ def _cell(ctx: Context, runs: pd.DataFrame, label: str, env: str, floor: float) 
     lower end does not clear the floor, and its ``flag`` in words: "no learning", or "below the
     untrained policy" when the whole interval is under the floor (training made the policy worse, as
     a run that learns and then diverges does), or ``ZERO_WIDTH`` when every bootstrap resample gave the
-    same IQM; then "learned, then collapsed in k of n seeds" when any seed's training return rose and
-    fell back (``collapsed_seeds``): its final score hides what it once reached. ``scores`` (dropped
-    before output) for the tests."""
+    same IQM; then "training return collapsed in k of n seeds" when any seed's training return rose and
+    fell back (``collapsed_seeds``). ``scores`` (dropped before output) for the tests."""
     scores = score_matrix(runs, label, [env], "final_score")
     if len(scores) == 0:
         return {"label": label, "text": "missing", "n": 0, "best": False, "tied": False, "no_learning": False, "flag": ""}
@@ -254,9 +256,10 @@ def _cell(ctx: Context, runs: pd.DataFrame, label: str, env: str, floor: float) 
             else "no learning" if no_learning else ZERO_WIDTH if len(scores) > 1 and interval.low == interval.high else "")
     collapsed = collapsed_seeds(ctx, runs[(runs["env"] == env) & (runs["label"] == label)], env)
     if collapsed:
-        flag = "; ".join(filter(None, [flag, f"learned, then collapsed in {collapsed} of {len(scores)} seeds"]))
+        flag = "; ".join(filter(None, [flag, f"{symptoms.COLLAPSED} in {collapsed} of {len(scores)} seeds"]))
     return {"label": label, "n": int(len(scores)), **interval.as_dict(), "text": interval_text(interval),
-            "best": False, "tied": False, "no_learning": bool(no_learning), "flag": flag, "scores": scores}
+            "best": False, "tied": False, "no_learning": bool(no_learning), "flag": flag, "collapsed": collapsed,
+            "scores": scores}
 
 
 def _row_tests(ctx: Context, cells: list[dict[str, Any]]) -> list[tuple[dict, dict, stats.Test]]:
@@ -629,19 +632,34 @@ def improvements(ctx: Context, experiment: str, exclude: tuple[str, ...] = (),
             texts.append((per_task_text(values, env_ids, tags), disagreement(x, y, env_ids, values, neither)))
         pairs.append((x, y, len(x_scores), len(y_scores), note, reason, texts))
         tests.extend(found)
-    adjusted = iter(stats.with_holm([test for test, _, _ in tests]))
-    seeds = iter(n for _, n, _ in tests)
-    # Holm is monotone in every raw p: each test's smallest reachable adjusted p is Holm of all at their floors.
-    reachable = iter(stats.holm([floor for _, _, floor in tests]) if tests else [])
+    # The Holm family: the tests with enough seeds to give a verdict (the others say "too few seeds" and spend no
+    # alpha, as in the results tables). Holm is monotone in every raw p, so each test's smallest reachable
+    # adjusted p is Holm of the family at its floors.
+    family = [i for i, (_, n, _) in enumerate(tests) if n >= MIN_TEST_SEEDS]
+    adjusted, reachable = [test for test, _, _ in tests], [1.0] * len(tests)
+    for i, test, floor in zip(family, stats.with_holm([tests[i][0] for i in family]),
+                              stats.holm([tests[i][2] for i in family]) if family else []):
+        adjusted[i], reachable[i] = test, floor
+    entries = iter(zip(adjusted, (n for _, n, _ in tests), reachable, (floor for _, _, floor in tests)))
     out = []
     for x, y, n_x, n_y, note, reason, texts in pairs:
-        final = {**_pair_entry(next(adjusted), next(seeds), next(reachable)), "per_task": texts[0][0],
-                 "disagreement": texts[0][1]}
-        area = None if note else {**_pair_entry(next(adjusted), next(seeds), next(reachable)), "per_task": texts[1][0],
-                                  "disagreement": texts[1][1]}
+        test, n, reach, floor = next(entries)
+        final = {**_pair_entry(test, n, reach), "per_task": texts[0][0], "disagreement": texts[0][1],
+                 "p_floor": floor, "in_family": n >= MIN_TEST_SEEDS}
+        area = None
+        if not note:
+            test, n, reach, _ = next(entries)
+            area = {**_pair_entry(test, n, reach), "per_task": texts[1][0], "disagreement": texts[1][1]}
         out.append({"x": x, "y": y, **final, "n_x": n_x, "n_y": n_y, "n_text": f"{n_x}, {n_y}",
                     "learning_area": area, "learning_area_note": note, "learning_area_reason": reason})
     return out
+
+
+def improvements_note(pairs: list[dict[str, Any]]) -> str:
+    """``resolution_note`` of an experiment's ablation pairs (``improvements``): its Holm family's size and floor."""
+    family = [p for p in pairs if p["in_family"]]
+    return resolution_note(sum(1 + (p["learning_area"] is not None) for p in family),
+                           min((p["p_floor"] for p in family), default=0.0))
 
 
 def _iqm_along_seeds(values: np.ndarray) -> np.ndarray:
@@ -668,8 +686,7 @@ def curve_summary(ctx: Context) -> pd.DataFrame:
                 chosen = runs[(runs["env"] == env) & (runs["label"] == label)]
                 series = []
                 for _, run in chosen.iterrows():
-                    curve = ctx.curves[(ctx.curves["env"] == env) & (ctx.curves["agent"] == run["agent"])
-                                       & (ctx.curves["variant"] == run["variant"]) & (ctx.curves["seed"] == run["seed"])]
+                    curve = run_curve(ctx, env, run["agent"], run["variant"], run["seed"])
                     if len(curve) == 0:
                         continue
                     steps, values = smoothed_curve(curve, "return_mean")
@@ -743,8 +760,7 @@ def time_to_threshold(ctx: Context) -> list[dict[str, Any]]:
                 steps_needed.append(math.nan)
                 seconds_needed.append(math.nan)
                 continue
-            curve = ctx.curves[(ctx.curves["env"] == env) & (ctx.curves["agent"] == run["agent"])
-                               & (ctx.curves["variant"] == run["variant"]) & (ctx.curves["seed"] == run["seed"])]
+            curve = run_curve(ctx, env, run["agent"], run["variant"], run["seed"])
             steps, values = smoothed_curve(curve, "return_mean")
             steps_needed.append(stats.first_crossing(steps, values, threshold))
             seconds_needed.append(stats.first_crossing(curve["wall_time"].to_numpy(), values, threshold))
@@ -830,8 +846,7 @@ def bandit_results(ctx: Context) -> list[dict[str, Any]]:
         accuracy = stats.bootstrap_interval(final_accuracy, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng_for(final_accuracy))
         samples = []
         for _, run in group.iterrows():
-            curve = ctx.curves[(ctx.curves["env"] == env) & (ctx.curves["agent"] == "mlp")
-                               & (ctx.curves["variant"] == run["variant"]) & (ctx.curves["seed"] == run["seed"])]
+            curve = run_curve(ctx, env, "mlp", run["variant"], run["seed"])
             steps, success = smoothed_curve(curve, "success_rate")
             samples.append(stats.first_crossing(steps, success, 0.9))
         samples += [math.nan] * failed
@@ -987,9 +1002,7 @@ def experiment_result(ctx: Context, name: str, env_floors: dict[str, float]) -> 
         "ceiling": ceiling, "ceiling_note": ceiling_note,
         "aggregate_envs": aggregate_envs, "task_scores": task_scores(table, aggregate_envs),
         "aggregate": aggregate, "leader": leader_test(ctx, name, aggregate, aggregate_envs), "improvements": pairs,
-        "improvements_note": resolution_note(sum(1 + (p["learning_area"] is not None) for p in pairs), min(
-            (stats.smallest_p(p["n_x"], p["n_y"], max(1, len(aggregate_envs))) for p in pairs
-             if min(p.get("n_x") or 0, p.get("n_y") or 0) >= MIN_TEST_SEEDS), default=0.0)),
+        "improvements_note": improvements_note(pairs),
         "learning_area_compared": sum(p["learning_area"] is not None for p in pairs),
         "seed_drops": experiment_seed_drops(ctx, name, uninformative),
     }
@@ -1180,7 +1193,8 @@ class QuestionContext:
 
         These tests are one Holm family of their own, apart from the experiments' families (which test over
         all their tasks), so a pair can read differently here and in the ablation table. A comparison with
-        too few seeds is said so and left out of the family, as it tests nothing.
+        too few seeds is said so and left out of the family, as it tests nothing; one whose family cannot
+        reject at its seeds says "not testable".
         """
         runs = experiment_runs(self.data, experiment)
         options = _label_options(self.data, experiment)
@@ -1209,13 +1223,17 @@ class QuestionContext:
         adjusted = iter(stats.with_holm([stats.probability_of_improvement_test(x, y, poi_replicates(self.data.plan),
                                                                                self.data.rng_for(x, y))
                                          for _, _, x, y in testable]))
+        # As in the ablation tables: a family that cannot reject at its seeds says "not testable", not "no difference".
+        reachable = iter(stats.holm([stats.smallest_p(len(x), len(y), x.shape[1]) for _, _, x, y in testable])
+                         if testable else [])
         for pair, measure, x, y in found:
             seeds = min(len(x), len(y))
             if seeds < MIN_TEST_SEEDS:
                 out[pair][measure] = too_few_text(stats.probability_of_improvement(x, y), seeds)
             else:
-                test = next(adjusted)
-                out[pair][measure] = poi_sentence(poi_verdict(test), test, family=len(testable) > 1)
+                test, reach = next(adjusted), next(reachable)
+                out[pair][measure] = (_pair_entry(test, seeds, reach)["sentence"] if reach >= ALPHA
+                                      else poi_sentence(poi_verdict(test), test, family=len(testable) > 1))
         return out, (f"Holm over these {len(testable)} tests" if len(testable) > 1 else "")
 
     def informative_envs(self, experiment: str, envs: list[str]) -> list[str]:
@@ -1343,6 +1361,12 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
                              f"difference (no Holm-adjusted p of its {table['comparisons']} comparisons can fall below "
                              f"{fmt(table['smallest_adjusted_p'], 2)} ≥ α = {ALPHA:g}), so its rows give no verdict: "
                              "a limit of the seeds, not a tie.")
+        for row in table.get("rows", []):  # a cell most of whose seeds collapsed: its final score is not the story
+            for cell in row["cells"]:
+                if 2 * cell.get("collapsed", 0) > cell["n"]:
+                    sentences.append(f"{experiment['title']}: {cell['label']} on {row['env']}: the training return "
+                                     f"rose and collapsed in {cell['collapsed']} of {cell['n']} seeds (final score "
+                                     f"{cell['text']}{'; ' + cell['flag'] if cell['no_learning'] else ''}).")
         if experiment["uninformative"]:
             sentences.append(f"{experiment['title']}: uninformative at this budget on {', '.join(experiment['uninformative'])}.")
         if experiment["ceiling"]:

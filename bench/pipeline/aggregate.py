@@ -230,7 +230,7 @@ def run_rows(plan: Plan, run: RunSpec) -> tuple[dict[str, Any], dict[str, Any], 
         initial_normalised_score=_number(info.get("initial_normalised_score")),
         # Symptoms of a degenerate run (bench.learn.symptoms.degenerate_run_warnings), "; "-joined.
         warnings="; ".join(info.get("warnings", [])),
-        # The critic's pooled explained variance over the last quarter (bench.learn.update.
+        # The critic's pooled explained variance over the last quarter (bench.learn.symptoms.
         # critic_explained_variance); NaN without a critic, and in runs written before it was recorded.
         critic_explained_variance=_number(info.get("critic_explained_variance")),
     )
