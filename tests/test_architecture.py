@@ -4,7 +4,9 @@
 - ``bench/learn`` (training) never imports the pipeline, the paper or the CLI;
 - ``bench/envs`` imports only itself;
 - ``bench/pipeline`` reads ``bench.learn.config`` (to validate run settings) and nothing else of training;
-- ``bench/paper`` never imports torch, ``agents`` or training (it reads tables).
+- ``bench/paper`` never imports torch, ``agents`` or training (it reads tables), except
+  ``bench.learn.symptoms``, which reads a run's logged rows with pandas and imports nothing of torch,
+  ``agents`` or the rest of training, so that a run's warnings and the report's count of them are one rule.
 
 Every import counts, those inside functions included: a lazy import still ties the modules.
 Only imports for type checkers (``if TYPE_CHECKING:``) are left out: they never run.
@@ -113,9 +115,13 @@ def forbidden(module: str, imported: str) -> str | None:
             any(_in(imported, r) for r in ("bench.paper", "bench.cli", "bench.perf", "torch", "agents"))
             or (_in(imported, "bench.learn") and imported not in ("bench.learn", "bench.learn.config"))):
         return "the pipeline reads bench.learn.config only, never torch, agents or the paper"
+    if module == "bench.learn.symptoms" and (imported == "torch" or _in(imported, "agents")
+                                             or (_in(imported, "bench") and imported != "bench.learn")):
+        return "the symptoms read logged rows: no torch, agents or other module of rpg-bench (the paper imports them)"
     if _in(module, "bench.paper") and (
             imported == "torch" or _in(imported, "agents")
-            or (_in(imported, "bench.learn") and imported not in ("bench.learn", "bench.learn.config"))
+            or (_in(imported, "bench.learn") and imported not in ("bench.learn", "bench.learn.config",
+                                                                   "bench.learn.symptoms"))
             or any(_in(imported, r) for r in ("bench.cli", "bench.perf"))):
         return "the paper reads tables: never torch, agents or training"
     return None
@@ -139,6 +145,7 @@ def test_there_is_no_import_cycle():
     ("bench.learn.train", "bench.pipeline.plan"), ("bench.learn.loss", "bench.paper.stats"),
     ("agents.gru", "numpy"), ("agents.mlp", "bench.learn.heads"), ("bench.envs.tasks", "bench.learn.policy"),
     ("bench.pipeline.aggregate", "torch"), ("bench.pipeline.plan", "bench.paper.report"),
+    ("bench.learn.symptoms", "torch"), ("bench.learn.symptoms", "bench.learn.loss"),
 ])
 def test_each_wall_fails_when_crossed(module, imported):
     graph = import_graph()
