@@ -667,6 +667,22 @@ def _aggregate_entry(label: str, estimate: float, low: float, high: float) -> di
                                     "text": f"{estimate} [{low}, {high}]"}}
 
 
+def test_the_abstract_gives_the_one_step_tasks_accuracy_beside_their_normalised_scores():
+    # DigitMatch-100's normalised 0.61 is near misses scoring; its exact-match accuracy is 4 %: both are said.
+    one_step = {"title": "One-step tasks", "aggregate": [_aggregate_entry("mlp", 0.95, 0.9, 0.96)], "improvements": [],
+                "uninformative": [], "ceiling": [], "envs": ["DigitMatch-10", "DigitMatch-100"],
+                "aggregate_envs": ["DigitMatch-10", "DigitMatch-100"],
+                "task_scores": {"mlp": [{"env": "DigitMatch-10", "text": "1.00 [1.00, 1.00]"},
+                                        {"env": "DigitMatch-100", "text": "0.612 [0.518, 0.789]"}]}}
+    bandits = [{"env": "DigitMatch-10", "accuracy_text": "1.00 [1.00, 1.00]"},
+               {"env": "DigitMatch-100", "accuracy_text": "0.0417 [0.0104, 0.104]"},
+               {"env": "GaussianTarget", "accuracy_text": "0.667 [0, 1.00] (|a − 3| ≤ 0.1)"}]
+    assert analysis.abstract({"bandits": one_step}, bandits)[0] == (
+        "One-step tasks: mlp's normalised IQM is 0.95 [0.9, 0.96]; per task: DigitMatch-10 1.00 [1.00, 1.00], "
+        "DigitMatch-100 0.612 [0.518, 0.789]; final accuracy (IQM over seeds): DigitMatch-10 1.00 [1.00, 1.00], "
+        "DigitMatch-100 0.0417 [0.0104, 0.104].")
+
+
 def test_the_abstract_ranks_the_top_variant_only_when_its_lead_is_tested_significant():
     def experiment(*entries, leader=None):
         return {"title": "Memory", "aggregate": list(entries), "improvements": [], "uninformative": [], "ceiling": [],

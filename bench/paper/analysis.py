@@ -1278,8 +1278,10 @@ def entry_verdict(pair: dict[str, Any], measure: str) -> str:
     return f"{entry['verdict']}, P(X > Y) = {entry['text']}"
 
 
-def abstract(experiments: dict[str, Any]) -> list[str]:
-    """Findings for the abstract, generated from the tests (never from overlapping intervals)."""
+def abstract(experiments: dict[str, Any], bandits: list[dict[str, Any]] = ()) -> list[str]:
+    """Findings for the abstract, generated from the tests (never from overlapping intervals). ``bandits``
+    (:func:`bandit_results`): the one-step tasks' accuracy, said beside a one-variant experiment's normalised
+    scores on them, which read high where the accuracy is low (DigitMatch-100: near misses score)."""
     sentences = []
     for experiment in experiments.values():
         ranked = sorted(experiment["aggregate"], key=lambda e: -e["iqm"]["estimate"])
@@ -1287,6 +1289,10 @@ def abstract(experiments: dict[str, Any]) -> list[str]:
             label = ranked[0]["label"]
             tasks = experiment.get("task_scores", {}).get(label, [])
             per_task = ("; per task: " + ", ".join(f"{t['env']} {t['text']}" for t in tasks)) if len(tasks) > 1 else ""
+            accuracy = [b for b in bandits if b["env"] in experiment.get("envs", [])]
+            if accuracy:
+                per_task += ("; final accuracy (IQM over seeds): "
+                             + ", ".join(f"{b['env']} {b['accuracy_text']}" for b in accuracy))
             sentences.append(f"{experiment['title']}: {label}'s normalised IQM is {ranked[0]['iqm']['text']}{per_task}.")
         elif ranked:
             top, runner_up = ranked[0], ranked[1]
@@ -1397,7 +1403,7 @@ def analyse(ctx: Context, doctor: list[dict[str, str]]) -> dict[str, Any]:
         "gru_vs_gru_cell": cell_vs_layer,
         "bandits": bandits,
         "questions": answers(qctx),
-        "abstract": abstract(experiments),
+        "abstract": abstract(experiments, bandits),
         "missing": missing_runs(ctx),
         "run_warnings": run_warnings(ctx),
         "doctor": doctor_summary(doctor),
