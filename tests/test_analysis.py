@@ -141,11 +141,11 @@ def test_a_cell_whose_seeds_all_score_alike_is_flagged_as_a_zero_width_interval(
 
 
 def test_a_cell_whose_seeds_learned_and_then_lost_it_says_so():
-    def collapsing(seeds: list[int]) -> analysis.Context:
+    def collapsing(seeds: list[int], initial: float = 10.0) -> analysis.Context:
         """critic's ``seeds`` (variant "default") climb from 10 to 450 over 10 updates, hold, and fall back to 10; the
         others climb steadily (no flag). 40 updates: the detector needs a tenth of them per window. Shuffled: the
         curves table's row order is not the update order the detector must read."""
-        context = make_context()
+        context = make_context(initial=initial)
         ramp = list(np.linspace(10.0, 450.0, 10))
         collapse = ramp + [450.0] * 15 + ramp[::-1] + [10.0] * 5
         lost = (context.curves["variant"] == "default") & context.curves["seed"].isin(seeds)
@@ -165,6 +165,10 @@ def test_a_cell_whose_seeds_learned_and_then_lost_it_says_so():
     abstract = analysis.analyse(collapsing([0, 1, 2]), doctor=[])["abstract"]
     assert ("baseline: mlp [baseline=critic] on CartPole-v1: the training return rose and collapsed in 3 of 4 seeds "
             "(final score 430 [400, 460]).") in abstract
+    # Under a floor the cell's floor flag is said once (not the collapse again).
+    abstract = analysis.analyse(collapsing([0, 1, 2], initial=470.0), doctor=[])["abstract"]
+    assert ("baseline: mlp [baseline=critic] on CartPole-v1: the training return rose and collapsed in 3 of 4 seeds "
+            "(final score 430 [400, 460]; below the untrained policy).") in abstract
 
 
 def test_overlapping_top_variants_are_called_tied_not_best():

@@ -1372,7 +1372,7 @@ def abstract(experiments: dict[str, Any], bandits: list[dict[str, Any]] = ()) ->
                 if 2 * cell.get("collapsed", 0) > cell["n"]:
                     sentences.append(f"{experiment['title']}: {cell['label']} on {row['env']}: the training return "
                                      f"rose and collapsed in {cell['collapsed']} of {cell['n']} seeds (final score "
-                                     f"{cell['text']}{'; ' + cell['flag'] if cell['no_learning'] else ''}).")
+                                     f"{cell['text']}{'; ' + cell['flag'].split('; ')[0] if cell['no_learning'] else ''}).")  # the floor's flag
         if experiment["uninformative"]:
             sentences.append(f"{experiment['title']}: uninformative at this budget on {', '.join(experiment['uninformative'])}.")
         if experiment["ceiling"]:
