@@ -199,6 +199,19 @@ def test_a_cell_whose_interval_does_not_clear_the_floor_is_no_learning():
     assert cell["label"] == "mlp [baseline=none]" and cell["low"] <= 25.0 < cell["high"] and cell["flag"] == "no learning"
 
 
+def test_a_cell_is_below_the_untrained_policy_only_below_the_floors_own_interval():
+    # The floor is a median of untrained scores that vary from run to run (CueRecall: 0.15-0.28 around a chance
+    # of 0.25). Median 30 as above, but spread from 14 to 46: its interval reaches below none's 26, so none's
+    # cell is "no learning", not "below the untrained policy".
+    context = make_context(initial=30.0)
+    cartpole = context.runs["env"] == "CartPole-v1"
+    context.runs.loc[cartpole, "initial_score"] = np.linspace(14.0, 46.0, int(cartpole.sum()))
+    interval = analysis.floor_interval(context, "CartPole-v1")
+    assert interval.estimate == 30.0 and interval.low < 26.0
+    cells = {c["label"]: c for c in analysis.results_table(context, "baseline")["rows"][0]["cells"]}
+    assert cells["mlp [baseline=none]"]["high"] < 30.0 and cells["mlp [baseline=none]"]["flag"] == "no learning"
+
+
 def test_an_absent_floor_is_said_and_marks_nothing():
     result = analysis.analyse(make_context(initial=None), doctor=[])
     assert result["floors"]["CartPole-v1"]["text"] == "floor not measured"

@@ -216,6 +216,19 @@ def floors(ctx: Context) -> dict[str, float]:
     return out
 
 
+def floor_interval(ctx: Context, env: str) -> stats.Interval:
+    """The floor's own 95 % interval: a bootstrap of the median of ``env``'s finished runs' ``initial_score``
+    (NaN where none recorded it). The untrained policy's score varies from run to run (its seed, its
+    evaluation's episodes: CueRecall's spread 0.15-0.28 around its chance of 0.25), so a cell is called below
+    it only when its interval is below this one's lower end."""
+    done = finished(ctx.runs)
+    values = pd.to_numeric(done[done["env"] == env]["initial_score"], errors="coerce").dropna().to_numpy() \
+        if "initial_score" in done else np.empty(0)
+    if len(values) == 0:
+        return stats.Interval(math.nan, math.nan, math.nan)
+    return stats.bootstrap_interval(values, stats.median, ctx.plan.bootstrap_replicates, ctx.rng_for(values))
+
+
 def floor_text(floor: float) -> str:
     return "floor not measured" if math.isnan(floor) else fmt(floor)
 
@@ -239,11 +252,13 @@ def collapsed_seeds(ctx: Context, runs: pd.DataFrame, env: str) -> int:
                is not None for run in runs.itertuples())
 
 
-def _cell(ctx: Context, runs: pd.DataFrame, label: str, env: str, floor: float) -> dict[str, Any]:
+def _cell(ctx: Context, runs: pd.DataFrame, label: str, env: str, floor: float,
+          floor_low: float = math.nan) -> dict[str, Any]:
     """One result cell: IQM of the final score over seeds [95 % CI]; ``no_learning`` when the CI's
     lower end does not clear the floor, and its ``flag`` in words: "no learning", or "below the
-    untrained policy" when the whole interval is under the floor (training made the policy worse, as
-    a run that learns and then diverges does), or ``ZERO_WIDTH`` when every bootstrap resample gave the
+    untrained policy" when the whole interval is under the floor's own interval (``floor_low``, its
+    lower end, :func:`floor_interval`; the floor itself where NaN): training made the policy worse, as
+    a run that learns and then diverges does; or ``ZERO_WIDTH`` when every bootstrap resample gave the
     same IQM; then "training return collapsed in k of n seeds" when any seed's training return rose and
     fell back (``collapsed_seeds``). ``scores`` (dropped before output) for the tests."""
     scores = score_matrix(runs, label, [env], "final_score")
@@ -252,7 +267,8 @@ def _cell(ctx: Context, runs: pd.DataFrame, label: str, env: str, floor: float) 
     interval = stats.bootstrap_interval(scores, stats.iqm, ctx.plan.bootstrap_replicates, ctx.rng_for(scores))
     no_learning = not math.isnan(floor) and interval.low <= floor
     # An interval of zero width (every resample's IQM the same: seeds alike, as at a cap) shows no spread, not certainty.
-    flag = ("below the untrained policy" if no_learning and interval.high < floor
+    below = floor if math.isnan(floor_low) else min(floor, floor_low)
+    flag = ("below the untrained policy" if no_learning and interval.high < below
             else "no learning" if no_learning else ZERO_WIDTH if len(scores) > 1 and interval.low == interval.high else "")
     collapsed = collapsed_seeds(ctx, runs[(runs["env"] == env) & (runs["label"] == label)], env)
     if collapsed:
@@ -321,7 +337,8 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
     rows = []
     for env in ctx.plan.experiments[experiment]["envs"]:
         floor = env_floors.get(env, math.nan)
-        cells = [_cell(ctx, runs, label, env, floor) for label in labels]
+        floor_low = floor_interval(ctx, env).low
+        cells = [_cell(ctx, runs, label, env, floor, floor_low) for label in labels]
         rows.append({"env": env, "floor": floor, "floor_text": floor_text(floor), "cells": cells,
                      "tests": _row_tests(ctx, cells)})
     # The family: the comparisons of the rows that give a verdict (a row under MIN_TEST_SEEDS says "too few
