@@ -1483,7 +1483,9 @@ def critic_fit_table(ctx: Context, experiment: str) -> dict[str, Any] | None:
         one_step = envs.spec_for(env).family == "bandit"
         rows.append({"env": env, "cells": cells,
                      "note": "one-step task: the return is the reward of an action sampled after the observation, "
-                             "which the critic can predict only on average; near or below 0 is expected"
+                             "which the critic can predict only on average; near or below 0 is expected while the policy "
+                             "samples, and near 1 once it is deterministic (its reward then a function of the "
+                             "observation)"
                      if one_step else ""})
     return {"labels": labels, "rows": rows}
 
