@@ -199,17 +199,21 @@ def test_a_cell_whose_interval_does_not_clear_the_floor_is_no_learning():
     assert cell["label"] == "mlp [baseline=none]" and cell["low"] <= 25.0 < cell["high"] and cell["flag"] == "no learning"
 
 
-def test_a_cell_is_below_the_untrained_policy_only_below_the_floors_own_interval():
-    # The floor is a median of untrained scores that vary from run to run (CueRecall: 0.15-0.28 around a chance
-    # of 0.25). Median 30 as above, but spread from 14 to 46: its interval reaches below none's 26, so none's
-    # cell is "no learning", not "below the untrained policy".
+def test_a_cell_is_below_the_untrained_policy_only_when_its_runs_got_worse_than_they_started():
+    # The floor is a median over every run, and untrained scores vary from run to run (CueRecall: 0.15-0.28
+    # around a chance of 0.25). none's cell (20-26) is under the floor of 30, but its own runs started at 18, 24,
+    # 20 and 30: two got better and two worse, so it reads "no learning", not "below the untrained policy".
     context = make_context(initial=30.0)
-    cartpole = context.runs["env"] == "CartPole-v1"
-    context.runs.loc[cartpole, "initial_score"] = np.linspace(14.0, 46.0, int(cartpole.sum()))
-    interval = analysis.floor_interval(context, "CartPole-v1")
-    assert interval.estimate == 30.0 and interval.low < 26.0
+    none = (context.runs["env"] == "CartPole-v1") & (context.runs["label"] == "mlp [baseline=none]")
+    context.runs.loc[none, "initial_score"] = context.runs.loc[none, "seed"].map({0: 18.0, 1: 24.0, 2: 20.0, 3: 30.0})
     cells = {c["label"]: c for c in analysis.results_table(context, "baseline")["rows"][0]["cells"]}
     assert cells["mlp [baseline=none]"]["high"] < 30.0 and cells["mlp [baseline=none]"]["flag"] == "no learning"
+    # running_mean's runs (21-27) all started at 30: each got worse, and its cell says so.
+    assert cells["mlp [baseline=running_mean]"]["flag"] == "below the untrained policy"
+    # Without each run's untrained score, the cell's interval is compared with the floor.
+    context.runs["initial_score"] = float("nan")
+    cells = {c["label"]: c for c in analysis.results_table(context, "baseline", {"CartPole-v1": 30.0})["rows"][0]["cells"]}
+    assert cells["mlp [baseline=none]"]["flag"] == "below the untrained policy"
 
 
 def test_an_absent_floor_is_said_and_marks_nothing():
@@ -396,7 +400,7 @@ def test_the_one_step_table_keeps_runs_trained_with_per_environment_settings():
                                           "options": {"entropy_coef": [0.0, 0.05]}}}}
     seeds = [-1.0, -2.0, -3.0, -4.0]
     context = make_context(config=config, scores={"mlp": seeds, "mlp [entropy_coef=0.0]": seeds,
-                                                  "mlp [entropy_coef=0.05]": seeds})
+                                                  "mlp [entropy_coef=0.05]": seeds}, initial=-100.0)
     assert set(context.runs[context.runs["env"] == "DigitMatch-10"]["variant"]) == {
         "num_envs=64", "entropy_coef=0.0+num_envs=64", "entropy_coef=0.05+num_envs=64"}
     # Only the plain mlp runs are accurate: an entropy variant counted in would pull the IQM below 1.
@@ -407,6 +411,10 @@ def test_the_one_step_table_keeps_runs_trained_with_per_environment_settings():
     # GaussianTarget's success is an action near the target, not an exact match: its rule goes with its figure.
     assert entries["GaussianTarget"]["accuracy_text"].endswith("] (|a − 3| ≤ 0.1)")
     assert entries["DigitMatch-10"]["accuracy_text"].endswith("]")
+    # The abstract says the accuracy beside the one-step experiment's normalised scores (mlp's, the runs it covers).
+    abstract = " ".join(analysis.analyse(context, doctor=[])["abstract"])
+    assert (f"final accuracy (IQM over seeds): DigitMatch-10 {entries['DigitMatch-10']['accuracy_text']}, "
+            f"GaussianTarget {entries['GaussianTarget']['accuracy_text']}.") in abstract
     # The digit question reads these entries: without them it was silently left out of the report.
     answered = analysis.answers(analysis.QuestionContext(context, {}, list(entries.values())))
     assert [a["name"] for a in answered] == ["digit_accuracy"]
