@@ -239,6 +239,15 @@ def floor_text(floor: float) -> str:
 
 #: A cell's flag when its interval has zero width.
 ZERO_WIDTH = "zero-width interval"
+#: The verdict of a test that could not reject at its seeds however far apart the variants were.
+NOT_TESTABLE = "not testable"
+
+
+def not_testable_text(seeds: int, reachable_p: float, row: bool = False) -> str:
+    """``NOT_TESTABLE`` with why: at ``seeds`` per cell a test's Holm-adjusted p (or every one of a table
+    ``row``'s) cannot fall below ``reachable_p`` (Holm of the family at its floors, ``stats.smallest_p``)."""
+    what = "no adjusted p of this row can" if row else "its adjusted p cannot"
+    return f"{NOT_TESTABLE} (no power at α = {ALPHA:g} with n = {seeds}: {what} fall below {fmt(min(reachable_p, 1.0), 2)})"
 
 
 def run_curve(ctx: Context, env: str, agent: str, variant: str, seed: int) -> pd.DataFrame:
@@ -309,8 +318,7 @@ def _row_verdict(cells: list[dict[str, Any]], tests: list[tuple[dict, dict, stat
                f"{p_statement(first)}")
     if reachable_p >= ALPHA:
         return {"best": None, "group": [], "verdict": (
-            f"not testable (no power at α = {ALPHA:g} with n = {min(c['n'] for c in scored)}: no adjusted p of this "
-            f"row can fall below {fmt(min(reachable_p, 1.0), 2)}); {numbers}")}
+            f"{not_testable_text(min(c['n'] for c in scored), reachable_p, row=True)}; {numbers}")}
     if len(group) == 1:
         top["best"] = True
         return {"best": top["label"], "group": [top["label"]], "verdict": f"best: {top['label']} ({numbers})"}
@@ -339,21 +347,22 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
     for env in ctx.plan.experiments[experiment]["envs"]:
         floor = env_floors.get(env, math.nan)
         cells = [_cell(ctx, runs, label, env, floor) for label in labels]
-        rows.append({"env": env, "floor": floor, "floor_text": floor_text(floor), "cells": cells,
-                     "tests": _row_tests(ctx, cells)})
-    # The family: the comparisons of the rows that give a verdict (a row under MIN_TEST_SEEDS says "too few
-    # seeds" and spends no share of alpha).
-    tested = [row for row in rows if row["tests"] and min(c["n"] for c in row["cells"] if c["n"] > 0) >= MIN_TEST_SEEDS]
-    family = [test for row in tested for test in row["tests"]]
+        tests = _row_tests(ctx, cells)
+        # In the family: the comparisons of a row that gives a verdict (under MIN_TEST_SEEDS it says "too few
+        # seeds" and spends no share of alpha).
+        tested = bool(tests) and min(c["n"] for c in cells if c["n"] > 0) >= MIN_TEST_SEEDS
+        rows.append({"env": env, "floor": floor, "floor_text": floor_text(floor), "cells": cells, "tests": tests,
+                     "tested": tested})
+    family = [test for row in rows if row["tested"] for test in row["tests"]]
     adjusted = stats.with_holm([test for _, _, test in family])
     # The smallest Holm-adjusted p each comparison can reach at its seeds: Holm is monotone in every raw p,
     # so it is Holm of every test at its floor (stats.smallest_p: one variant's runs all above the other's).
-    floors_ = [stats.smallest_p(top["n"], other["n"], 1, stats.iqm) for top, other, _ in family]
-    reachable = stats.holm(floors_) if family else []
+    p_floors = [stats.smallest_p(top["n"], other["n"], 1, stats.iqm) for top, other, _ in family]
+    reachable = stats.holm(p_floors) if family else []
     smallest_adjusted_p = float(min(reachable, default=0.0))
     offset = 0
     for row in rows:
-        if any(row is t for t in tested):
+        if row.pop("tested"):
             count = len(row["tests"])
             row["tests"] = [(top, other, test) for (top, other, _), test
                             in zip(row["tests"], adjusted[offset:offset + count])]
@@ -378,7 +387,7 @@ def results_table(ctx: Context, experiment: str, env_floors: dict[str, float] | 
             cell.pop("scores", None)
     return {"labels": labels, "rows": rows, "comparisons": len(family), **seed_count_texts(rows),
             "testable": smallest_adjusted_p < ALPHA, "smallest_adjusted_p": min(smallest_adjusted_p, 1.0),
-            "resolution_note": resolution_note(len(family), min(floors_, default=0.0))}
+            "resolution_note": resolution_note(len(family), min(p_floors, default=0.0))}
 
 
 def at_ceiling(env: str, cells: list[dict[str, Any]]) -> bool:
@@ -492,10 +501,6 @@ def too_few_text(estimate: float, seeds: int) -> str:
             f"(a test needs {MIN_TEST_SEEDS})")
 
 
-#: The verdict of a test that could not reject at its seeds however far apart the variants were.
-NOT_TESTABLE = "not testable"
-
-
 def _pair_entry(test: stats.Test, seeds: int, reachable_p: float = 0.0) -> dict[str, Any]:
     """One P(X > Y) test as the report shows it: numbers, verdict and the sentence that gives both.
     ``reachable_p``: the smallest Holm-adjusted p the test can reach at its seeds (``improvements``)."""
@@ -504,8 +509,7 @@ def _pair_entry(test: stats.Test, seeds: int, reachable_p: float = 0.0) -> dict[
         sentence = too_few_text(test.estimate, seeds)
     elif reachable_p >= ALPHA:
         verdict = NOT_TESTABLE
-        sentence = (f"{NOT_TESTABLE} (no power at α = {ALPHA:g} with n = {seeds}: its adjusted p cannot fall below "
-                    f"{fmt(min(reachable_p, 1.0), 2)}), P(X > Y) = {interval_text(test)}, {p_statement(test)}")
+        sentence = f"{not_testable_text(seeds, reachable_p)}, P(X > Y) = {interval_text(test)}, {p_statement(test)}"
     else:
         verdict = poi_verdict(test)
         sentence = poi_sentence(verdict, test)
@@ -1249,8 +1253,8 @@ class QuestionContext:
                 out[pair][measure] = too_few_text(stats.probability_of_improvement(x, y), seeds)
             else:
                 test, reach = next(adjusted), next(reachable)
-                out[pair][measure] = (_pair_entry(test, seeds, reach)["sentence"] if reach >= ALPHA
-                                      else poi_sentence(poi_verdict(test), test, family=len(testable) > 1))
+                out[pair][measure] = _pair_entry(test, seeds, reach)["sentence"] if reach >= ALPHA else poi_sentence(
+                    poi_verdict(test), test, family=len(testable) > 1)
         return out, (f"Holm over these {len(testable)} tests" if len(testable) > 1 else "")
 
     def informative_envs(self, experiment: str, envs: list[str]) -> list[str]:
